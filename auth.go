@@ -151,3 +151,33 @@ func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+// NewToken builds a token for a workspace and returns it with its secret,
+// which is shown once and never stored. ttl 0 means no expiry.
+func NewToken(workspaceID, name string, role Role, ttl time.Duration, createdBy string, now time.Time) (Token, string, error) {
+	if err := ValidateName("name", name); err != nil {
+		return Token{}, "", err
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return Token{}, "", err
+	}
+	if ttl < 0 {
+		return Token{}, "", Errorf(EINVALID, "expires_in: must not be negative")
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	secret, hash := NewTokenSecret()
+	t := Token{
+		ID:          NewID("tok", now),
+		WorkspaceID: workspaceID,
+		Name:        name,
+		Role:        role,
+		Hash:        hash,
+		CreatedAt:   now,
+		CreatedBy:   createdBy,
+	}
+	if ttl > 0 {
+		exp := now.Add(ttl)
+		t.ExpiresAt = &exp
+	}
+	return t, secret, nil
+}
