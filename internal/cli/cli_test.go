@@ -1,0 +1,138 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/joule-dev/joule/internal/cli"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/cli.md")
+
+// TestCLIDocs fails when docs/cli.md is not what the command tree generates.
+func TestCLIDocs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := (&cli.Main{}).WriteMarkdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "docs", "cli.md")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v (run go test ./internal/cli -run TestCLIDocs -update)", path, err)
+	}
+	if !bytes.Equal(got, buf.Bytes()) {
+		t.Errorf("%s is stale: run go test ./internal/cli -run TestCLIDocs -update", path)
+	}
+}
+
+// upConfig runs `joule up` with a captured Up and returns the config it got.
+func upConfig(t *testing.T, env map[string]string, args ...string) (cli.UpConfig, error) {
+	t.Helper()
+	var got cli.UpConfig
+	m := &cli.Main{
+		Stdout: io.Discard, Stderr: io.Discard,
+		Getenv: func(k string) string { return env[k] },
+		Up: func(_ context.Context, cfg cli.UpConfig, _ io.Writer) error {
+			got = cfg
+			return nil
+		},
+	}
+	err := m.Run(t.Context(), append([]string{"up"}, args...))
+	return got, err
+}
+
+func TestUpConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "joule.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:7000\nlog_level: debug\ndata_dir: /from/file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"JOULE_LISTEN": "127.0.0.1:7001", "HOME": "/home/u", "JOULE_CONFIG_FILE": file}
+	got, err := upConfig(t, env, "--data-dir", "/from/flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cli.UpConfig{DataDir: "/from/flag", Listen: "127.0.0.1:7001", LogFormat: "text", LogLevel: "debug"}
+	if got != want {
+		t.Errorf("config = %+v, want %+v", got, want)
+	}
+	got, err = upConfig(t, map[string]string{"HOME": "/home/u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DataDir != "/home/u/.local/share/joule" || got.Listen != cli.DefaultListen {
+		t.Errorf("defaults = %+v", got)
+	}
+}
+
+func TestUpConfigErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("listen: :8080\nlisten_port: 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"unknown key", nil, []string{"--config", bad}, bad + `:2: unknown key "listen_port"`},
+		{"listen nonsense", nil, []string{"--listen", "nonsense"}, `listen: "nonsense" is not HOST:PORT`},
+		{"listen bad port", nil, []string{"--listen", "127.0.0.1:99999"}, `listen: port "99999"`},
+		{"bad store", nil, []string{"--store", "mysql://x"}, "store:"},
+		{"bad log format", map[string]string{"JOULE_LOG_FORMAT": "xml"}, nil, "log_format:"},
+		{"bad log level", nil, []string{"--log-level", "loud"}, "log_level:"},
+		{"missing config file", nil, []string{"--config", filepath.Join(dir, "nope.yaml")}, "config:"},
+		{"empty data dir", nil, []string{"--data-dir", ""}, "data_dir: must not be empty"},
+		{"unknown flag", nil, []string{"--colour"}, "unknown flag"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := upConfig(t, env, tc.args...)
+			if err == nil {
+				t.Fatalf("up %v: no error, want %q", tc.args, tc.want)
+			}
+			msg := cli.ErrorText(err)
+			if !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("up %v: %q, want one line containing %q", tc.args, msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestBadClientConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte("server: http://x\ntokn: y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(k string) string {
+		if k == "JOULE_CONFIG" {
+			return path
+		}
+		return ""
+	}}
+	err := m.Run(t.Context(), []string{"node", "list"})
+	if err == nil || !strings.Contains(cli.ErrorText(err), path+`:2: unknown key "tokn"`) {
+		t.Errorf("node list with a bad config: %v, want the file, line and key", err)
+	}
+}

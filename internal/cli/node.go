@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/joule-dev/joule"
+)
+
+func (m *Main) nodeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "node",
+		Aliases: []string{"nodes"},
+		Short:   "Show the machines that run work: inventory, meters, health and usage",
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := m.client()
+			if err != nil {
+				return err
+			}
+			var all []joule.Node
+			opt := joule.ListOptions{Limit: joule.MaxLimit}
+			for {
+				p, err := c.ListNodes(cmd.Context(), opt)
+				if err != nil {
+					return err
+				}
+				all = append(all, p.Items...)
+				if p.NextCursor == "" {
+					break
+				}
+				opt.Cursor = p.NextCursor
+			}
+			now := time.Now()
+			return m.print(all, func(tw *tabwriter.Writer) {
+				row(tw, "NAME", "STATE", "CPUS", "MEMORY", "GPUS", "CPU USE", "POWER METERS", "HEARTBEAT")
+				for _, n := range all {
+					use := "-"
+					if n.Usage != nil {
+						use = fmt.Sprintf("%.0f%%", n.Usage.CPUFraction*100)
+					}
+					row(tw, n.Name, n.State, n.CPUCores, fmtBytes(n.MemoryBytes), len(n.GPUs), use, meterSummary(n), fmtAgo(n.LastHeartbeat, now))
+				}
+			})
+		},
+	}
+	get := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show one node in detail",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := m.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.GetNode(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return m.print(n, func(tw *tabwriter.Writer) {
+				row(tw, "Name:", n.Name)
+				row(tw, "ID:", n.ID)
+				row(tw, "State:", n.State)
+				row(tw, "Host:", n.Hostname+" ("+n.OS+"/"+n.Arch+", kernel "+n.Kernel+")")
+				row(tw, "CPU:", fmt.Sprintf("%d × %s", n.CPUCores, n.CPUModel))
+				row(tw, "Memory:", fmtBytes(n.MemoryBytes))
+				for _, g := range n.GPUs {
+					row(tw, "GPU:", fmt.Sprintf("%d %s (%s)", g.Index, g.Name, fmtBytes(g.MemoryBytes)))
+				}
+				if len(n.Meters) == 0 {
+					row(tw, "Power meters:", "none detected: energy will be estimated from utilisation")
+				}
+				for _, mt := range n.Meters {
+					row(tw, "Power meter:", mt.Kind+" "+mt.Name+" ("+mt.Source+")")
+				}
+				if len(n.Labels) > 0 {
+					var ls []string
+					for k, v := range n.Labels {
+						ls = append(ls, k+"="+v)
+					}
+					row(tw, "Labels:", strings.Join(ls, ","))
+				}
+				row(tw, "Heartbeat:", fmtAgo(n.LastHeartbeat, time.Now()))
+				if u := n.Usage; u != nil {
+					row(tw, "CPU use:", fmt.Sprintf("%.1f%% (load %.2f)", u.CPUFraction*100, u.Load1))
+					row(tw, "Memory use:", fmtBytes(u.MemoryUsed))
+				}
+			})
+		},
+	}
+	cmd.AddCommand(list, get)
+	return cmd
+}
