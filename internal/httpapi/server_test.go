@@ -202,7 +202,7 @@ func TestAuthorizationEveryRoute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, mustOpenSQLite(t))
 	body := map[string]string{
-		"POST /v1/workspaces":                   `{"name":"ws-%d"}`,
+		"POST /v1/workspaces":                    `{"name":"ws-%d"}`,
 		"POST /v1/workspaces/{workspace}/tokens": `{"name":"t-%d","role":"viewer"}`,
 	}
 	n := 0
