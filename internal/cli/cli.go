@@ -30,7 +30,7 @@ type Main struct {
 	// Getenv reads the environment (nil means os.Getenv).
 	Getenv func(string) string
 	// Up runs the server until ctx is done. cmd/joule wires it.
-	Up func(ctx context.Context, cfg UpConfig, out io.Writer) error
+	Up func(ctx context.Context, cfg UpConfig, stdout, stderr io.Writer) error
 
 	// global flags
 	server, token, workspace, output string

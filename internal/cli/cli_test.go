@@ -44,7 +44,7 @@ func upConfig(t *testing.T, env map[string]string, args ...string) (cli.UpConfig
 	m := &cli.Main{
 		Stdout: io.Discard, Stderr: io.Discard,
 		Getenv: func(k string) string { return env[k] },
-		Up: func(_ context.Context, cfg cli.UpConfig, _ io.Writer) error {
+		Up: func(_ context.Context, cfg cli.UpConfig, _, _ io.Writer) error {
 			got = cfg
 			return nil
 		},

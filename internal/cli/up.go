@@ -144,7 +144,7 @@ store, log_format, log_level, node_name), then defaults.`,
 			if err != nil {
 				return err
 			}
-			return m.Up(cmd.Context(), cfg, m.Stdout)
+			return m.Up(cmd.Context(), cfg, m.Stdout, m.Stderr)
 		},
 	}
 	f := cmd.Flags()

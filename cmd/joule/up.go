@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/auth"
+	"github.com/joule-dev/joule/internal/cli"
+	"github.com/joule-dev/joule/internal/httpapi"
+	"github.com/joule-dev/joule/internal/nodeinfo"
+	"github.com/joule-dev/joule/internal/nvml"
+	"github.com/joule-dev/joule/internal/postgres"
+	"github.com/joule-dev/joule/internal/sqlite"
+	"github.com/joule-dev/joule/web"
+)
+
+// up wires every part of the server together and runs it until ctx is done.
+func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
+	logger := newLogger(cfg, errOut)
+	started := time.Now().UTC()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return joule.Errorf(joule.EINVALID, "data_dir: %v", err)
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	secret, created, err := auth.Bootstrap(ctx, store, started)
+	if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
+	if created {
+		if err := os.WriteFile(tokenPath, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", tokenPath, err)
+		}
+	}
+	sessionKey, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "session.key"))
+	if err != nil {
+		return err
+	}
+
+	// The local node: inventory, heartbeat and utilisation.
+	var gpus nodeinfo.GPUSource
+	if lib, err := nvml.Open(); err == nil {
+		defer lib.Close()
+		gpus = lib
+	} else {
+		logger.Debug("no NVIDIA GPUs visible", "reason", err)
+	}
+	ncfg := nodeinfo.Config{Name: cfg.NodeName, GPUs: gpus, Logger: logger.With("subsystem", "node")}
+	node, err := nodeinfo.Detect(ctx, ncfg)
+	if err != nil {
+		return fmt.Errorf("detect node: %w", err)
+	}
+	node.ID = joule.NewID("node", started)
+	node.CreatedAt = started
+	node.LastHeartbeat = started
+	node, err = store.UpsertNode(ctx, node)
+	if err != nil {
+		return fmt.Errorf("register node: %w", err)
+	}
+	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
+		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
+	reporter := nodeinfo.NewReporter(nodeinfo.ReporterConfig{
+		Store:   store,
+		NodeID:  node.ID,
+		Sampler: nodeinfo.NewSampler(ncfg),
+		Logger:  logger.With("subsystem", "heartbeat"),
+		OnLost: func(n joule.Node) {
+			now := time.Now().UTC()
+			_ = store.AppendEvent(context.WithoutCancel(ctx), joule.Event{ID: joule.NewID("evt", now), Time: now, Kind: "node.lost", Subject: n.ID,
+				Message: fmt.Sprintf("node %s missed its heartbeats since %s", n.Name, n.LastHeartbeat.Format(time.RFC3339))})
+		},
+	})
+	if err := reporter.Start(ctx); err != nil {
+		return fmt.Errorf("start heartbeat: %w", err)
+	}
+	defer reporter.Stop()
+
+	authn := &auth.Authenticator{Store: store}
+	status := func(ctx context.Context) (joule.ServerStatus, error) {
+		nodes, _, err := store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
+		if err != nil {
+			return joule.ServerStatus{}, err
+		}
+		return joule.ServerStatus{Version: joule.Version, StartedAt: started, Store: store.Kind(), DataDir: cfg.DataDir, Nodes: nodes}, nil
+	}
+	console, err := web.New(web.Config{
+		Store:        store,
+		Authenticate: authn.Authenticate,
+		Principal:    authn.Principal,
+		Status:       status,
+		SessionKey:   sessionKey,
+		Logger:       logger.With("subsystem", "console"),
+	})
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Store:        store,
+		Authenticate: authn.Authenticate,
+		Status:       status,
+		Console:      console,
+		Logger:       logger.With("subsystem", "http"),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return joule.Errorf(joule.EINVALID, "listen: %v", err)
+	}
+	base := "http://" + displayAddr(ln.Addr().String())
+	fmt.Fprintf(out, "joule %s is up\n", joule.Version)
+	fmt.Fprintf(out, "  console:  %s/\n", base)
+	fmt.Fprintf(out, "  api:      %s/v1  (OpenAPI: %s/v1/openapi.json)\n", base, base)
+	fmt.Fprintf(out, "  metrics:  %s/metrics\n", base)
+	fmt.Fprintf(out, "  store:    %s\n", store.Kind())
+	fmt.Fprintf(out, "  data dir: %s\n", cfg.DataDir)
+	fmt.Fprintf(out, "  node:     %s (%s)\n", node.Name, meterWords(node))
+	if created {
+		fmt.Fprintf(out, "\nAdmin token (shown once, also saved to %s):\n\n  %s\n\n", tokenPath, secret)
+		fmt.Fprintf(out, "Log in with:\n\n  joule login --server %s --token %s\n\n", base, secret)
+	} else {
+		fmt.Fprintf(out, "  admin token: printed on first start; see %s\n", tokenPath)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "store", store.Kind(), "data_dir", cfg.DataDir)
+	err = api.Serve(ctx, ln)
+	logger.Info("stopped")
+	return err
+}
+
+func openStore(ctx context.Context, cfg cli.UpConfig) (joule.Store, error) {
+	kind, target, err := cli.ParseStore(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "postgres":
+		s, err := postgres.Open(ctx, target)
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "store: %s", oneLine(err))
+		}
+		return s, nil
+	default:
+		if target == "" {
+			target = filepath.Join(cfg.DataDir, "joule.db")
+		}
+		s, err := sqlite.Open(ctx, target)
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "store: %s", oneLine(err))
+		}
+		return s, nil
+	}
+}
+
+func oneLine(err error) string {
+	msg := err.Error()
+	if e, ok := errors.AsType[*joule.Error](err); ok && e.Code != joule.EINTERNAL {
+		msg = e.Message
+		if e.Err != nil {
+			msg += ": " + e.Err.Error()
+		}
+	}
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// loadOrCreateKey returns the 32-byte key in path, creating it on first use.
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil && len(key) >= 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key = make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func meterWords(n joule.Node) string {
+	if len(n.Meters) == 0 {
+		return "no power meter detected: energy will be estimated"
+	}
+	kinds := map[string]bool{}
+	var names []string
+	for _, m := range n.Meters {
+		if !kinds[m.Kind] {
+			kinds[m.Kind] = true
+			names = append(names, m.Kind)
+		}
+	}
+	return "power measured by " + strings.Join(names, ", ")
+}
+
+func newLogger(cfg cli.UpConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
