@@ -15,7 +15,7 @@ import (
 	"github.com/joule-dev/joule/internal/storetest"
 )
 
-func TestStore(t *testing.T) {
+func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) joule.Store {
 		return mustOpenStore(t, filepath.Join(t.TempDir(), sqlite.FileName))
