@@ -97,7 +97,7 @@ detects any entry that was edited or deleted behind joule's back.`,
 			}
 			if err := m.print(r, func(tw *tabwriter.Writer) {
 				if r.OK {
-					fmt.Fprintf(tw, "Audit chain intact: %d entries verified.\n", r.Entries)
+					fmt.Fprintf(tw, "Audit chain intact: %d entries verified (one chain covers every workspace).\n", r.Entries)
 				}
 			}); err != nil {
 				return err

@@ -42,7 +42,7 @@ func (m *Main) statusCommand() *cobra.Command {
 				row(tw, "Version:", st.Version)
 				row(tw, "Store:", st.Store)
 				row(tw, "Up since:", fmtTime(st.StartedAt)+" ("+fmtAgo(st.StartedAt, now)+")")
-				row(tw, "You:", fmt.Sprintf("%s, %s in workspace %s", me.TokenName, me.Role, me.WorkspaceName))
+				row(tw, "You:", fmt.Sprintf("token %s (%s), role %s, workspace %s", me.TokenName, me.TokenID, me.Role, me.WorkspaceName))
 				row(tw, "")
 				row(tw, "NODE", "STATE", "CPU", "MEMORY", "GPUS", "POWER METERS", "HEARTBEAT")
 				for _, n := range st.Nodes {
