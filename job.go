@@ -329,3 +329,99 @@ type Metric struct {
 	Step  *int64    `json:"step,omitempty"`
 	Time  time.Time `json:"time"`
 }
+
+// Attempt is one try at running a job.
+type Attempt struct {
+	JobID      string     `json:"job_id"`
+	N          int        `json:"n"` // 1, 2, …
+	NodeID     string     `json:"node_id"`
+	PID        int        `json:"pid,omitempty"` // process group, for adoption after a restart
+	State      JobState   `json:"state"`         // running, then how it ended
+	Reason     string     `json:"reason,omitempty"`
+	ExitCode   *int       `json:"exit_code,omitempty"`
+	Signal     string     `json:"signal,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	LogPath    string     `json:"log_path"`
+	Limits     string     `json:"limits,omitempty"`
+	CPUUserSec float64    `json:"cpu_user_seconds"`
+	CPUSysSec  float64    `json:"cpu_system_seconds"`
+	PeakMemory int64      `json:"peak_memory_bytes"`
+}
+
+// JobFilter selects jobs. Zero fields do not filter.
+type JobFilter struct {
+	WorkspaceID string // required by the API; "" lists every workspace (workers, dispatcher)
+	States      []JobState
+	Name        string
+	NodeID      string
+	// Newest lists newest first (by ID) instead of oldest first.
+	Newest bool
+	ListOptions
+}
+
+// Schedule creates a job from Spec at every time its Cron expression
+// matches (five fields, UTC).
+type Schedule struct {
+	ID          string     `json:"id"`
+	WorkspaceID string     `json:"workspace_id"`
+	Name        string     `json:"name"`
+	Cron        string     `json:"cron"`
+	Spec        JobSpec    `json:"spec"`
+	Paused      bool       `json:"paused"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   string     `json:"created_by,omitempty"`
+	LastRunAt   *time.Time `json:"last_run_at,omitempty"`
+	NextRunAt   time.Time  `json:"next_run_at"`
+	LastJobID   string     `json:"last_job_id,omitempty"`
+}
+
+// TxFunc runs inside a store transaction and is given the driver's
+// transaction — *sql.Tx for SQLite, pgx.Tx for PostgreSQL — so that a queue
+// can enqueue in the same transaction as the job row. Returning an error
+// rolls the whole transaction back.
+type TxFunc func(ctx context.Context, tx any) error
+
+// JobStore keeps jobs, their transitions, attempts, metrics, usage and
+// schedules. Both stores implement it as part of Store.
+type JobStore interface {
+	// CreateJob inserts j (State queued) and its first transition, then
+	// calls fn (may be nil) in the same transaction.
+	CreateJob(ctx context.Context, j Job, fn TxFunc) error
+	// GetJob returns a job of the workspace by ID, or the newest job with
+	// that name (ENOTFOUND). workspaceID "" matches any workspace.
+	GetJob(ctx context.Context, workspaceID, idOrName string) (Job, error)
+	// ListJobs lists jobs matching f.
+	ListJobs(ctx context.Context, f JobFilter) ([]Job, string, error)
+	// UpdateJob changes a job in one transaction: it loads the job, checks
+	// its state is one of from (ECONFLICT otherwise; nil from accepts any),
+	// calls change on it, stores the result, records a transition with
+	// reason when the state changed, and calls fn (may be nil). It returns
+	// the stored job.
+	UpdateJob(ctx context.Context, id string, from []JobState, reason string, change func(*Job) error, fn TxFunc) (Job, error)
+	// ListJobTransitions returns a job's transitions, oldest first.
+	ListJobTransitions(ctx context.Context, jobID string) ([]JobTransition, error)
+
+	// PutAttempt inserts or replaces the attempt (JobID, N).
+	PutAttempt(ctx context.Context, a Attempt) error
+	// ListAttempts returns a job's attempts by N.
+	ListAttempts(ctx context.Context, jobID string) ([]Attempt, error)
+	// AppendJobMetrics records metrics reported by an attempt.
+	AppendJobMetrics(ctx context.Context, jobID string, attempt int, ms []Metric) error
+	// ListJobMetrics returns a job's metrics in the order reported.
+	ListJobMetrics(ctx context.Context, jobID string) ([]Metric, error)
+	// AppendUsage records usage samples of an attempt.
+	AppendUsage(ctx context.Context, jobID string, attempt int, us []UsageSample) error
+	// ListUsage returns an attempt's usage samples, oldest first.
+	ListUsage(ctx context.Context, jobID string, attempt int) ([]UsageSample, error)
+
+	// CreateSchedule inserts s (ECONFLICT if its name is taken in the
+	// workspace).
+	CreateSchedule(ctx context.Context, s Schedule) error
+	// GetSchedule returns a schedule by ID or name (ENOTFOUND).
+	GetSchedule(ctx context.Context, workspaceID, idOrName string) (Schedule, error)
+	// ListSchedules lists a workspace's schedules ("" for all) by ID.
+	ListSchedules(ctx context.Context, workspaceID string, opt ListOptions) ([]Schedule, string, error)
+	// UpdateSchedule replaces the stored schedule with s (ENOTFOUND).
+	UpdateSchedule(ctx context.Context, s Schedule) error
+}

@@ -101,4 +101,3 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("Principal(missing) = %v, want unauthorized", err)
 	}
 }
-
