@@ -93,6 +93,11 @@ type Config struct {
 	// ID names this process among the queue's clients (default: River
 	// generates one from the host name and time).
 	ID string
+	// Queue is the named queue this process works (default "default").
+	// joule gives each node its own queue, so that a worker only receives
+	// the jobs placed on its node. Names are lowercase letters, digits, '_'
+	// and '-'.
+	Queue string
 }
 
 // Defaults.
@@ -123,6 +128,9 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Queue == "" {
+		c.Queue = river.QueueDefault
+	}
 	return c
 }
 
@@ -143,6 +151,8 @@ func (c Config) Validate() error {
 
 // EnqueueOpts says when and how a job runs.
 type EnqueueOpts struct {
+	Queue       string        // the named queue; "" means "default"
+	Attempt     int           // with the job ID, what makes an entry unique: a job may be enqueued again for a later attempt
 	RunAt       time.Time     // zero: now
 	Priority    int           // joule priority, 1 (lowest) to 9; 0 means joule.DefaultPriority
 	MaxAttempts int           // 1 + retries; 0 means 1
@@ -258,7 +268,7 @@ func (q *Queue) riverConfig() *river.Config {
 		JobTimeout:           -1, // the handler enforces each job's own timeout
 		RescueStuckJobsAfter: q.cfg.MaxRunTime,
 		MaxAttempts:          1,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}},
+		Queues:               map[string]river.QueueConfig{q.cfg.Queue: {MaxWorkers: q.cfg.Workers}},
 		Workers:              workers,
 	}
 }
@@ -288,6 +298,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 // runArgs is the River job that runs a joule job.
 type runArgs struct {
 	JobID   string        `json:"job_id" river:"unique"`
+	Attempt int           `json:"attempt,omitempty" river:"unique"`
 	Backoff time.Duration `json:"backoff,omitempty"`
 }
 
@@ -310,7 +321,8 @@ func (o EnqueueOpts) insertOpts(jobID string) (runArgs, *river.InsertOpts, error
 	if o.Backoff < 0 {
 		return runArgs{}, nil, joule.Errorf(joule.EINVALID, "queue: backoff must not be negative")
 	}
-	return runArgs{JobID: jobID, Backoff: o.Backoff}, &river.InsertOpts{
+	return runArgs{JobID: jobID, Attempt: o.Attempt, Backoff: o.Backoff}, &river.InsertOpts{
+		Queue:       o.Queue,
 		MaxAttempts: max(1, o.MaxAttempts),
 		Priority:    riverPriority(p),
 		ScheduledAt: o.RunAt,
