@@ -15,6 +15,8 @@ import (
 // Opening a store runs its migrations and refuses a database whose schema is
 // newer than the binary.
 type Store interface {
+	JobStore
+
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string
 	// Ping checks that the database answers (EUNAVAILABLE otherwise).

@@ -21,6 +21,24 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceTx(t *testing.T) {
+	t.Parallel()
+	storetest.RunTx(t, func(t *testing.T) joule.Store {
+		return mustOpenStore(t, storetest.PostgresDSN(t))
+	}, txQuery)
+}
+
+// txQuery runs query on tx, which must be a pgx.Tx.
+func txQuery(ctx context.Context, tx any, query string, args ...any) (int, error) {
+	pgxTx, ok := tx.(pgx.Tx)
+	if !ok {
+		return 0, fmt.Errorf("transaction is a %T, want pgx.Tx", tx)
+	}
+	var n int
+	err := pgxTx.QueryRow(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
 // mustOpenStore opens the store at dsn and closes it when the test ends.
 func mustOpenStore(t testing.TB, dsn string) *postgres.DB {
 	t.Helper()

@@ -61,4 +61,51 @@
 //     before the cutoff lost and returns them by ID.
 //   - ListEvents lists the events whose WorkspaceID equals the given one;
 //     "" lists installation-wide events only.
+//   - Jobs (joule.JobStore): CreateJob stores j with its name taken from
+//     j.Spec.Name, an empty State as queued and a zero UpdatedAt as
+//     CreatedAt, and records the first transition ("" to the state, with
+//     reason j.Reason or "submitted", at CreatedAt, Attempt = Attempts). It
+//     gives EINVALID for an empty ID, ECONFLICT for a taken ID and ENOTFOUND
+//     for a missing workspace. GetJob and GetSchedule try the ID first, then
+//     the name, where the newest (largest ID) wins; workspaceID "" matches
+//     every workspace. ListJobs filters by WorkspaceID, States (any of),
+//     Name and NodeID, by ID ascending or, with Newest, descending; its
+//     cursor is the last ID of the page.
+//   - UpdateJob runs in one write transaction on the write pool (BEGIN IMMEDIATE on
+//     its single connection), so updates of every job are serialised: it loads the job
+//     (ENOTFOUND), checks its state against from (ECONFLICT "job X is S, not
+//     A or B"; nil accepts any state, an empty non-nil slice none), calls
+//     change (its error is returned as is, nothing stored), refuses a
+//     change of ID, WorkspaceID or CreatedAt with EINVALID, stores every
+//     other field, records a transition (reason, Attempt = Attempts) when
+//     the state changed, calls fn and commits. UpdatedAt, also the
+//     transition's time, is what change set when that is after the stored
+//     UpdatedAt, and otherwise the current time (or the stored UpdatedAt
+//     plus 1µs when the clock is behind): it always moves forward.
+//   - A TxFunc given to CreateJob or UpdateJob is called with the
+//     *sql.Tx of the write pool, after the
+//     job row and its transition are written, so it sees them. Its error
+//     rolls everything back and is returned wrapped (errors.Is and
+//     joule.ErrorCode see through). fn must use the transaction it is
+//     given, never the store, for the store's own writes would wait for
+//     the
+//     one write connection that the transaction holds.
+//   - Transitions are numbered per job and listed oldest first. PutAttempt
+//     upserts on (JobID, N); N below 1 gives EINVALID, a missing job
+//     ENOTFOUND. AppendJobMetrics and AppendUsage write all their rows in one
+//     transaction (ENOTFOUND for a missing job, EINVALID for NaN or infinite
+//     numbers, nothing for an empty slice); ListJobMetrics returns a job's
+//     metrics of every attempt in the order appended; ListUsage returns an
+//     attempt's samples by Time, then the order appended. Lists of a job
+//     that does not exist are empty.
+//   - JSON columns: GPUIndices and GPUPIDs round-trip nil and empty as
+//     given; a JobSpec round-trips through its JSON encoding, so empty
+//     omitempty collections (Env, Labels, Selector, DependsOn) come back nil,
+//     and its NotBefore and Deadline are truncated to the microsecond in UTC.
+//   - Schedule names are unique per workspace (ECONFLICT); CreateSchedule in
+//     a missing workspace gives ENOTFOUND. ListSchedules lists a workspace's
+//     schedules, or every schedule for "", by ID. UpdateSchedule replaces
+//     Name, Cron, Spec, Paused, LastRunAt, NextRunAt and LastJobID of the
+//     schedule s.ID in s.WorkspaceID, keeps CreatedAt and CreatedBy, and gives
+//     ENOTFOUND when that workspace has no such schedule.
 package sqlite

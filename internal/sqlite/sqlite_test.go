@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
@@ -20,6 +21,25 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) joule.Store {
 		return mustOpenStore(t, filepath.Join(t.TempDir(), sqlite.FileName))
 	})
+}
+
+func TestConformanceTx(t *testing.T) {
+	t.Parallel()
+	storetest.RunTx(t, func(t *testing.T) joule.Store {
+		return mustOpenStore(t, filepath.Join(t.TempDir(), sqlite.FileName))
+	}, txQuery)
+}
+
+// txQuery runs query on tx, which must be a *sql.Tx, with $N placeholders
+// rewritten to SQLite's ?N.
+func txQuery(ctx context.Context, tx any, query string, args ...any) (int, error) {
+	sqlTx, ok := tx.(*sql.Tx)
+	if !ok {
+		return 0, fmt.Errorf("transaction is a %T, want *sql.Tx", tx)
+	}
+	var n int
+	err := sqlTx.QueryRowContext(ctx, strings.ReplaceAll(query, "$", "?"), args...).Scan(&n)
+	return n, err
 }
 
 // mustOpenStore opens the store at path and closes it when the test ends.

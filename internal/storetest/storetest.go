@@ -26,7 +26,8 @@ import (
 
 // Run runs the conformance suite. open must return a fresh, empty store for
 // the test it is given and register the store's Close with t.Cleanup; every
-// subtest calls it once and runs in parallel with the others.
+// subtest calls it once and runs in parallel with the others. The checks of
+// joule.TxFunc that query the driver's transaction are in [RunTx].
 func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 	tests := []struct {
 		name string
@@ -53,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 		{"HeartbeatAndLost", testHeartbeatAndLost},
 		{"Events", testEvents},
 	}
+	tests = append(tests, jobTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
