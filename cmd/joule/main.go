@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,13 +19,19 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", cli.ErrorText(err))
-		os.Exit(1)
+		code := 1
+		if ee, ok := errors.AsType[*cli.ExitError](err); ok {
+			code = ee.Code
+		}
+		if msg := cli.ErrorText(err); msg != "" {
+			fmt.Fprintln(os.Stderr, "Error:", msg)
+		}
+		os.Exit(code)
 	}
 }
 
 // run is the whole program, minus the process: tests call it in process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	m := &cli.Main{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv, Up: up}
+	m := &cli.Main{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv, Up: up, Worker: worker}
 	return m.Run(ctx, args)
 }

@@ -17,9 +17,8 @@ import (
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
+	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/httpapi"
-	"github.com/joule-dev/joule/internal/nodeinfo"
-	"github.com/joule-dev/joule/internal/nvml"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
 	"github.com/joule-dev/joule/web"
@@ -54,43 +53,37 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		return err
 	}
 
-	// The local node: inventory, heartbeat and utilisation.
-	var gpus nodeinfo.GPUSource
-	if lib, err := nvml.Open(); err == nil {
-		defer lib.Close()
-		gpus = lib
-	} else {
-		logger.Debug("no NVIDIA GPUs visible", "reason", err)
-	}
-	ncfg := nodeinfo.Config{Name: cfg.NodeName, GPUs: gpus, Logger: logger.With("subsystem", "node")}
-	node, err := nodeinfo.Detect(ctx, ncfg)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("detect node: %w", err)
+		return joule.Errorf(joule.EINVALID, "listen: %v", err)
 	}
-	node.ID = joule.NewID("node", started)
-	node.CreatedAt = started
-	node.LastHeartbeat = started
-	node, err = store.UpsertNode(ctx, node)
-	if err != nil {
-		return fmt.Errorf("register node: %w", err)
-	}
-	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
-		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
-	reporter := nodeinfo.NewReporter(nodeinfo.ReporterConfig{
-		Store:   store,
-		NodeID:  node.ID,
-		Sampler: nodeinfo.NewSampler(ncfg),
-		Logger:  logger.With("subsystem", "heartbeat"),
-		OnLost: func(n joule.Node) {
-			now := time.Now().UTC()
-			_ = store.AppendEvent(context.WithoutCancel(ctx), joule.Event{ID: joule.NewID("evt", now), Time: now, Kind: "node.lost", Subject: n.ID,
-				Message: fmt.Sprintf("node %s missed its heartbeats since %s", n.Name, n.LastHeartbeat.Format(time.RFC3339))})
-		},
+	base := "http://" + displayAddr(ln.Addr().String())
+
+	// The compute layer: the dispatcher places jobs; this node's worker
+	// runs those placed here.
+	var dispatcher *compute.Dispatcher
+	local, err := startNode(ctx, store, nodeOptions{
+		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base,
+		onFinish: func(joule.Job) { dispatcher.Wake() },
+		logger:   logger,
 	})
-	if err := reporter.Start(ctx); err != nil {
-		return fmt.Errorf("start heartbeat: %w", err)
+	if err != nil {
+		ln.Close()
+		return err
 	}
-	defer reporter.Stop()
+	defer local.stop()
+	node := local.node
+	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Logger: logger.With("subsystem", "dispatcher")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := dispatcher.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	defer dispatcher.Stop()
+	jobs := &compute.Service{Store: store, DataDir: cfg.DataDir, Wake: dispatcher.Wake}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {
@@ -115,18 +108,15 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Store:        store,
 		Authenticate: authn.Authenticate,
 		Status:       status,
+		Jobs:         jobs,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),
 	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return joule.Errorf(joule.EINVALID, "listen: %v", err)
-	}
-	base := "http://" + displayAddr(ln.Addr().String())
 	fmt.Fprintf(out, "joule %s is up\n", joule.Version)
 	fmt.Fprintf(out, "  console:  %s/\n", base)
 	fmt.Fprintf(out, "  api:      %s/v1  (OpenAPI: %s/v1/openapi.json)\n", base, base)

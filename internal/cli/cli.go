@@ -31,6 +31,8 @@ type Main struct {
 	Getenv func(string) string
 	// Up runs the server until ctx is done. cmd/joule wires it.
 	Up func(ctx context.Context, cfg UpConfig, stdout, stderr io.Writer) error
+	// Worker runs a worker until ctx is done. cmd/joule wires it.
+	Worker func(ctx context.Context, cfg WorkerConfig, stdout, stderr io.Writer) error
 
 	// global flags
 	server, token, workspace, output string
@@ -57,6 +59,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 // joule error, or the error text.
 func ErrorText(err error) string {
 	var msg string
+	if ee, ok := errors.AsType[*ExitError](err); ok {
+		return ee.Message
+	}
 	if _, ok := errors.AsType[*joule.Error](err); ok && joule.ErrorCode(err) != joule.EINTERNAL {
 		msg = joule.ErrorMessage(err)
 	} else {
@@ -89,11 +94,11 @@ or the file written by 'joule login', in that order.`,
 	pf.StringVarP(&m.workspace, "workspace", "w", "", "workspace name or ID (env JOULE_WORKSPACE; default: the token's)")
 	pf.StringVarP(&m.output, "output", "o", "table", "output format: table, json or yaml")
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Run joule:"}, &cobra.Group{ID: "use", Title: "Use a joule server:"})
-	for _, c := range []*cobra.Command{m.upCommand(), m.versionCommand()} {
+	for _, c := range []*cobra.Command{m.upCommand(), m.workerCommand(), m.versionCommand()} {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{m.loginCommand(), m.statusCommand(), m.workspaceCommand(), m.tokenCommand(), m.auditCommand(), m.nodeCommand()} {
+	for _, c := range []*cobra.Command{m.loginCommand(), m.statusCommand(), m.jobCommand(), m.scheduleCommand(), m.nodeCommand(), m.workspaceCommand(), m.tokenCommand(), m.auditCommand()} {
 		c.GroupID = "use"
 		root.AddCommand(c)
 	}

@@ -96,6 +96,63 @@ func (m *Main) nodeCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, get)
+	cmd.AddCommand(list, get, m.nodeTopCommand())
+	return cmd
+}
+
+func (m *Main) nodeTopCommand() *cobra.Command {
+	var once bool
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "top",
+		Short: "Show live utilisation of every node (refreshes until Ctrl-C)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := m.client()
+			if err != nil {
+				return err
+			}
+			for {
+				p, err := c.ListNodes(cmd.Context(), joule.ListOptions{Limit: joule.MaxLimit})
+				if err != nil {
+					return err
+				}
+				now := time.Now()
+				if err := m.print(p.Items, func(tw *tabwriter.Writer) {
+					row(tw, "NODE", "STATE", "CPU", "LOAD", "MEMORY USED", "GPU", "SAMPLED")
+					for _, n := range p.Items {
+						if n.Usage == nil {
+							row(tw, n.Name, n.State, "-", "-", "-", "-", "never")
+							continue
+						}
+						u := n.Usage
+						gpu := "-"
+						if len(u.GPUFractions) > 0 {
+							parts := make([]string, len(u.GPUFractions))
+							for i, g := range u.GPUFractions {
+								parts[i] = fmt.Sprintf("%.0f%%", g*100)
+							}
+							gpu = strings.Join(parts, " ")
+						}
+						row(tw, n.Name, n.State, fmt.Sprintf("%5.1f%% of %d", u.CPUFraction*100, n.CPUCores),
+							fmt.Sprintf("%.2f", u.Load1), fmt.Sprintf("%s / %s", fmtBytes(u.MemoryUsed), fmtBytes(n.MemoryBytes)), gpu, fmtAgo(u.Time, now))
+					}
+				}); err != nil {
+					return err
+				}
+				if once {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(interval):
+				}
+				fmt.Fprintln(m.Stdout)
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&once, "once", false, "print once and exit")
+	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "refresh interval")
 	return cmd
 }

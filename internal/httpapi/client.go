@@ -35,6 +35,9 @@ func NewClient(baseURL, token string) *Client {
 
 var defaultHTTPClient = &http.Client{Timeout: 60 * time.Second}
 
+// streamingClient has no overall timeout, for following logs.
+var streamingClient = &http.Client{}
+
 // do sends a request with an optional JSON body and decodes a JSON response
 // into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {

@@ -28,6 +28,9 @@ type Config struct {
 	Authenticate func(ctx context.Context, secret string) (joule.Principal, error)
 	// Status describes the running server for /v1/status. Required.
 	Status func(ctx context.Context) (joule.ServerStatus, error)
+	// Jobs changes jobs and schedules. nil: job routes that change things
+	// answer 503.
+	Jobs JobService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -113,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range s.routeTable() {
+	for _, r := range append(s.routeTable(), s.jobRoutes()...) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

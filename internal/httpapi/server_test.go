@@ -192,7 +192,8 @@ func TestUnauthenticated(t *testing.T) {
 
 // fillPath replaces path parameters with values that exist.
 func (e *env) fillPath(p, ws string) string {
-	return strings.NewReplacer("{workspace}", ws, "{token}", e.tokID, "{node}", e.node.Name).Replace(p)
+	return strings.NewReplacer("{workspace}", ws, "{token}", e.tokID, "{node}", e.node.Name,
+		"{job}", "job_none", "{schedule}", "sch_none", "{path...}", "model.bin").Replace(p)
 }
 
 // TestAuthorizationEveryRoute walks the whole route table: no token is 401;

@@ -385,6 +385,18 @@ func (q *Queue) EnqueuePgxTx(ctx context.Context, tx pgx.Tx, jobID string, opts 
 	return enqueued(r), nil
 }
 
+// EnqueueTx enqueues in a store transaction of either kind: *sql.Tx on
+// SQLite, pgx.Tx on PostgreSQL (EINVALID for anything else).
+func (q *Queue) EnqueueTx(ctx context.Context, tx any, jobID string, opts EnqueueOpts) (Enqueued, error) {
+	switch t := tx.(type) {
+	case *sql.Tx:
+		return q.EnqueueSQLTx(ctx, t, jobID, opts)
+	case pgx.Tx:
+		return q.EnqueuePgxTx(ctx, t, jobID, opts)
+	}
+	return Enqueued{}, joule.Errorf(joule.EINVALID, "queue: cannot enqueue in a transaction of type %T", tx)
+}
+
 // Enqueue enqueues job jobID in its own transaction.
 func (q *Queue) Enqueue(ctx context.Context, jobID string, opts EnqueueOpts) (Enqueued, error) {
 	args, io, err := opts.insertOpts(jobID)

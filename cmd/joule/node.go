@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/executor"
+	"github.com/joule-dev/joule/internal/nodeinfo"
+	"github.com/joule-dev/joule/internal/nvml"
+	"github.com/joule-dev/joule/internal/queue"
+)
+
+// localNode is this machine as a node: its inventory and heartbeat, and the
+// worker that runs the jobs placed on it.
+type localNode struct {
+	node     joule.Node
+	worker   *compute.Worker
+	queue    *queue.Queue
+	reporter *nodeinfo.Reporter
+	closers  []func()
+}
+
+type nodeOptions struct {
+	storeURL, dataDir, name, serverURL string
+	labels                             map[string]string
+	onFinish                           func(joule.Job)
+	logger                             *slog.Logger
+}
+
+// startNode registers this machine, starts its heartbeat, reconciles the
+// jobs the store says run here, and starts working its queue.
+func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNode, error) {
+	ln := &localNode{}
+	started := time.Now().UTC().Truncate(time.Microsecond)
+	var gpus nodeinfo.GPUSource
+	if lib, err := nvml.Open(); err == nil {
+		ln.closers = append(ln.closers, func() { lib.Close() })
+		gpus = lib
+	} else {
+		o.logger.Debug("no NVIDIA GPUs visible", "reason", err)
+	}
+	ncfg := nodeinfo.Config{Name: o.name, GPUs: gpus, Labels: o.labels, Logger: o.logger.With("subsystem", "node")}
+	node, err := nodeinfo.Detect(ctx, ncfg)
+	if err != nil {
+		return nil, fmt.Errorf("detect node: %w", err)
+	}
+	node.ID = joule.NewID("node", started)
+	node.CreatedAt = started
+	node.LastHeartbeat = started
+	if ln.node, err = store.UpsertNode(ctx, node); err != nil {
+		return nil, fmt.Errorf("register node: %w", err)
+	}
+	node = ln.node
+	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
+		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
+	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{
+		Store:   store,
+		NodeID:  node.ID,
+		Sampler: nodeinfo.NewSampler(ncfg),
+		Logger:  o.logger.With("subsystem", "heartbeat"),
+		OnLost: func(n joule.Node) {
+			now := time.Now().UTC()
+			bg := context.WithoutCancel(ctx)
+			_ = store.AppendEvent(bg, joule.Event{ID: joule.NewID("evt", now), Time: now, Kind: "node.lost", Subject: n.ID,
+				Message: fmt.Sprintf("node %s missed its heartbeats since %s", n.Name, n.LastHeartbeat.Format(time.RFC3339))})
+			if err := compute.NodeLost(bg, store, n, now); err != nil {
+				o.logger.Error("handle lost node", "node", n.Name, "err", err)
+			}
+		},
+	})
+	if err := ln.reporter.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start heartbeat: %w", err)
+	}
+
+	exec, err := executor.New(executor.Config{Logger: o.logger.With("subsystem", "executor")})
+	if err != nil {
+		ln.stop()
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
+		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
+		OnFinish: o.onFinish, Logger: o.logger.With("subsystem", "worker"),
+	})
+	if err != nil {
+		ln.stop()
+		return nil, err
+	}
+	if err := ln.worker.Reconcile(ctx, exec); err != nil {
+		ln.stop()
+		return nil, fmt.Errorf("reconcile running jobs: %w", err)
+	}
+	q, closeQ, err := openQueue(ctx, o.storeURL, o.dataDir, node.ID, ln.worker.Handle, o.logger.With("subsystem", "queue"))
+	if err != nil {
+		ln.stop()
+		return nil, err
+	}
+	ln.queue = q
+	ln.closers = append(ln.closers, closeQ)
+	if err := q.Start(ctx); err != nil {
+		ln.stop()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// stop stops working the queue (running jobs keep running, and the next
+// start adopts them) and the heartbeat.
+func (ln *localNode) stop() {
+	if ln.queue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = ln.queue.Stop(ctx)
+		cancel()
+	}
+	if ln.reporter != nil {
+		ln.reporter.Stop()
+	}
+	for i := len(ln.closers) - 1; i >= 0; i-- {
+		ln.closers[i]()
+	}
+}
