@@ -343,3 +343,24 @@ func TestBadConfigExits(t *testing.T) {
 		})
 	}
 }
+
+// TestJobMetrics checks the compute layer's Prometheus metrics after a job.
+func TestJobMetrics(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	if out, err := s.cli(t, s.token, nil, "job", "run", "--name", "m", "--wait", "--", "true"); err != nil {
+		t.Fatalf("job run: %v\n%s", err, out)
+	}
+	_, body := get(t, s.base+"/metrics", "")
+	for _, want := range []string{
+		`joule_jobs{state="queued"} 0`,
+		`joule_jobs{state="running"} 0`,
+		`joule_job_wait_seconds_count 1`,
+		`joule_job_duration_seconds_count{state="succeeded"} 1`,
+		`joule_http_requests_total{code="201",method="POST",route="/v1/workspaces/{workspace}/jobs"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

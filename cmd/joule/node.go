@@ -28,6 +28,7 @@ type nodeOptions struct {
 	storeURL, dataDir, name, serverURL string
 	labels                             map[string]string
 	onFinish                           func(joule.Job)
+	metrics                            *compute.Metrics
 	logger                             *slog.Logger
 }
 
@@ -83,7 +84,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	}
 	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
-		OnFinish: o.onFinish, Logger: o.logger.With("subsystem", "worker"),
+		OnFinish: o.onFinish, Metrics: o.metrics, Logger: o.logger.With("subsystem", "worker"),
 	})
 	if err != nil {
 		ln.stop()

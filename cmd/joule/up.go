@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
@@ -61,10 +64,18 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 
 	// The compute layer: the dispatcher places jobs; this node's worker
 	// runs those placed here.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := compute.NewMetrics(reg, store)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	var dispatcher *compute.Dispatcher
 	local, err := startNode(ctx, store, nodeOptions{
 		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base,
 		onFinish: func(joule.Job) { dispatcher.Wake() },
+		metrics:  metrics,
 		logger:   logger,
 	})
 	if err != nil {
@@ -109,6 +120,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Authenticate: authn.Authenticate,
 		Status:       status,
 		Jobs:         jobs,
+		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),
 	})

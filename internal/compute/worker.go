@@ -37,8 +37,10 @@ type WorkerConfig struct {
 	// OnFinish, when set, is called after a job leaves running (the server
 	// wakes its dispatcher with it).
 	OnFinish func(joule.Job)
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Metrics, when set, observes waits and run times.
+	Metrics *Metrics
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Worker runs the jobs placed on one node.
@@ -113,6 +115,7 @@ func (w *Worker) Handle(ctx context.Context, jobID string) error {
 	if err != nil {
 		return fmt.Errorf("start job %s: %w", jobID, err)
 	}
+	w.cfg.Metrics.Started(j)
 	req := w.request(j)
 	if err := os.MkdirAll(req.OutputDir, 0o755); err != nil {
 		return w.finish(ctx, j, nil, joule.RunResult{State: joule.JobFailed, Reason: "create output dir: " + err.Error(), StartedAt: now, FinishedAt: w.now()})
@@ -207,6 +210,7 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 	if err := w.cfg.Store.PutAttempt(ctx, a); err != nil {
 		return fmt.Errorf("record attempt of %s: %w", j.ID, err)
 	}
+	w.cfg.Metrics.Ended(a)
 	if len(res.Metrics) > 0 {
 		if err := w.cfg.Store.AppendJobMetrics(ctx, j.ID, j.Attempts, res.Metrics); err != nil {
 			w.cfg.Logger.Error("record metrics", "job_id", j.ID, "err", err)

@@ -1,0 +1,80 @@
+package compute
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/joule-dev/joule"
+)
+
+// Metrics are the compute layer's Prometheus metrics:
+//
+//	joule_jobs{state}                      jobs queued, scheduled or running now (read from the store at scrape time)
+//	joule_job_wait_seconds                 time from submission to the first attempt's start
+//	joule_job_duration_seconds{state}      run time of ended attempts, by how they ended
+type Metrics struct {
+	store    joule.Store
+	depth    *prometheus.Desc
+	wait     prometheus.Histogram
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer, store joule.Store) (*Metrics, error) {
+	m := &Metrics{
+		store: store,
+		depth: prometheus.NewDesc("joule_jobs", "Jobs that have not ended, by state.", []string{"state"}, nil),
+		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "joule_job_wait_seconds",
+			Help:    "Time from a job's submission to the start of its first attempt.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10), // 10 ms … 43 min
+		}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "joule_job_duration_seconds",
+			Help:    "Run time of job attempts that ended, by how they ended.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 4, 10), // 100 ms … 7 h
+		}, []string{"state"}),
+	}
+	for _, c := range []prometheus.Collector{m, m.wait, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Describe implements prometheus.Collector for the queue-depth gauge.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.depth }
+
+// Collect counts the jobs in each non-terminal state.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, st := range []joule.JobState{joule.JobQueued, joule.JobScheduled, joule.JobRunning} {
+		js, err := listAll(ctx, m.store, joule.JobFilter{States: []joule.JobState{st}})
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(m.depth, err)
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(m.depth, prometheus.GaugeValue, float64(len(js)), string(st))
+	}
+}
+
+// Started observes the wait of a job's first attempt: from submission to
+// its start.
+func (m *Metrics) Started(j joule.Job) {
+	if m == nil || j.StartedAt == nil || j.Attempts != 1 {
+		return
+	}
+	m.wait.Observe(j.StartedAt.Sub(j.CreatedAt).Seconds())
+}
+
+// Ended observes the run time of an attempt that ended.
+func (m *Metrics) Ended(a joule.Attempt) {
+	if m == nil || a.FinishedAt == nil {
+		return
+	}
+	m.duration.WithLabelValues(string(a.State)).Observe(a.FinishedAt.Sub(a.StartedAt).Seconds())
+}
