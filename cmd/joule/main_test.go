@@ -351,6 +351,9 @@ func TestJobMetrics(t *testing.T) {
 	if out, err := s.cli(t, s.token, nil, "job", "run", "--name", "m", "--wait", "--", "true"); err != nil {
 		t.Fatalf("job run: %v\n%s", err, out)
 	}
+	if st, body := get(t, s.base+"/v1/workspaces/default/jobs/m/usage", s.token); st != 200 || !strings.Contains(body, "cpu_user_seconds") {
+		t.Errorf("GET usage = %d %s, want samples", st, body)
+	}
 	_, body := get(t, s.base+"/metrics", "")
 	for _, want := range []string{
 		`joule_jobs{state="queued"} 0`,

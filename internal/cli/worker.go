@@ -30,7 +30,8 @@ func (m *Main) workerCommand() *cobra.Command {
 		Long: `worker registers this machine as a node of a joule installation, sends its
 heartbeats and utilisation, and runs the jobs that placement gives it. It
 reaches the metadata store directly (PostgreSQL, shared with the server) and
-gives jobs the server's URL.
+gives jobs the server's URL. --token must be an admin token of the
+"default" workspace.
 
 A node whose heartbeats stop is marked lost after 30 s, and its running jobs
 are retried elsewhere or failed with the reason "node lost".`,

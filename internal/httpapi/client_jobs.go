@@ -137,3 +137,14 @@ func (c *Client) SetSchedulePaused(ctx context.Context, ws, ref string, paused b
 	err := c.do(ctx, "POST", wsPath(ws, "/schedules/"+url.PathEscape(ref)+verb), nil, struct{}{}, &s)
 	return s, err
 }
+
+// JobUsage returns an attempt's usage samples (0: the latest attempt).
+func (c *Client) JobUsage(ctx context.Context, ws, ref string, attempt int) ([]joule.UsageSample, error) {
+	q := url.Values{}
+	if attempt > 0 {
+		q.Set("attempt", fmt.Sprint(attempt))
+	}
+	var us []joule.UsageSample
+	err := c.do(ctx, "GET", wsPath(ws, "/jobs/"+url.PathEscape(ref)+"/usage"), q, nil, &us)
+	return us, err
+}

@@ -64,6 +64,8 @@ func (s *Server) jobRoutes() []Route {
 		{Method: "POST", Path: ws + "/jobs/{job}/retry", Summary: "Submit an ended job again as a new job.", Role: joule.RoleEditor, Workspace: true, Audit: "job.retry", Response: joule.Job{}, Status: http.StatusCreated, handle: s.retryJob},
 		{Method: "GET", Path: ws + "/jobs/{job}/logs", Summary: "A job attempt's log (text/plain); follow=true streams until the attempt ends.", Role: joule.RoleViewer, Workspace: true,
 			Query: []Param{{"attempt", "attempt number (default: the latest)"}, {"follow", "true to keep streaming"}}, Raw: true, handle: s.jobLogs},
+		{Method: "GET", Path: ws + "/jobs/{job}/usage", Summary: "An attempt's usage samples (cumulative CPU seconds, memory, processes), oldest first: the input of energy attribution.", Role: joule.RoleViewer, Workspace: true,
+			Query: []Param{{"attempt", "attempt number (default: the latest)"}}, Response: []joule.UsageSample{}, handle: s.jobUsage},
 		{Method: "GET", Path: ws + "/jobs/{job}/artifacts", Summary: "List the files the job wrote to JOULE_OUTPUT_DIR.", Role: joule.RoleViewer, Workspace: true, Response: []Artifact{}, handle: s.listArtifacts},
 		{Method: "GET", Path: ws + "/jobs/{job}/artifacts/{path...}", Summary: "Download one artifact.", Role: joule.RoleViewer, Workspace: true, Raw: true, handle: s.getArtifact},
 		{Method: "POST", Path: ws + "/schedules", Summary: "Create a cron schedule that submits a job each time it fires.", Role: joule.RoleEditor, Workspace: true, Audit: "schedule.create", Request: CreateScheduleRequest{}, Response: joule.Schedule{}, Status: http.StatusCreated, handle: s.createSchedule},
@@ -253,6 +255,27 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+func (s *Server) jobUsage(w http.ResponseWriter, r *http.Request, c *call) error {
+	j, err := s.store.GetJob(r.Context(), c.workspace.ID, r.PathValue("job"))
+	if err != nil {
+		return err
+	}
+	attempt := j.Attempts
+	if v := r.URL.Query().Get("attempt"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > j.Attempts {
+			return errField("attempt", "%q is not an attempt of this job (it has %d)", v, j.Attempts)
+		}
+		attempt = n
+	}
+	us, err := s.store.ListUsage(r.Context(), j.ID, attempt)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, nonNil(us))
+	return nil
 }
 
 // artifacts lists the regular files under dir.
