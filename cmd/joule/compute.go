@@ -70,7 +70,10 @@ func enqueuer(q *queue.Queue) compute.EnqueueFunc {
 	return func(ctx context.Context, tx any, j joule.Job) error {
 		// Placement happens once a job may start, so the entry is available
 		// at once (a RunAt would wait for River's scheduler, up to 5 s).
-		opts := queue.EnqueueOpts{Queue: nodeQueue(j.NodeID), Attempt: j.Attempts + 1, Priority: j.Spec.Priority}
+		// MaxAttempts only covers a handler that could not reach the store:
+		// the handler is idempotent (a compare-and-set on the job's state),
+		// and job retries go back through placement.
+		opts := queue.EnqueueOpts{Queue: nodeQueue(j.NodeID), Attempt: j.Attempts + 1, Priority: j.Spec.Priority, MaxAttempts: 5}
 		_, err := q.EnqueueTx(ctx, tx, j.ID, opts)
 		return err
 	}
