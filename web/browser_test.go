@@ -87,7 +87,8 @@ func (b *browserErrors) take() []string {
 // and the audit log, and fails on any error the browser reports.
 func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
-	f := newFixture(t, nil)
+	jobDir := t.TempDir()
+	f := newFixture(t, withJobDir(jobDir))
 	ctx := t.Context()
 	node, err := f.store.UpsertNode(ctx, joule.Node{
 		ID: joule.NewID("node", now), Name: "lab-01", Hostname: "lab-01", OS: "linux", Arch: "amd64", Kernel: "6.12.48",
@@ -100,6 +101,21 @@ func TestBrowser(t *testing.T) {
 	if err := f.store.Heartbeat(ctx, node.ID, now.Add(-9*time.Second), &joule.NodeUsage{Time: now.Add(-9 * time.Second), CPUFraction: 0.42, MemoryUsed: 3 << 30, Load1: 0.9}); err != nil {
 		t.Fatal(err)
 	}
+	// Jobs: one that ended with metrics, artifacts and a retry, one that
+	// runs and writes its log while the browser watches, and two more.
+	train := seedTrainJob(t, f, jobDir, node)
+	tail := mustCreateJob(t, f.store, f.acme, "tail-me", now.Add(-3*time.Minute), func(j *joule.Job) {
+		j.Spec.Command = []string{"python", "-u", "serve.py"}
+	})
+	startJob(t, f.store, tail.ID, node.ID, 1, now.Add(-2*time.Minute))
+	writeLog(t, jobDir, tail.ID, 1, "starting <server>\nlistening on :8080\n", false)
+	failed := mustCreateJob(t, f.store, f.acme, "eval-nightly", now.Add(-40*time.Minute), nil)
+	startJob(t, f.store, failed.ID, node.ID, 1, now.Add(-39*time.Minute))
+	mustMoveJob(t, f.store, failed.ID, joule.JobFailed, "exit status 2: dataset shard 7 missing", now.Add(-38*time.Minute), func(j *joule.Job) {
+		j.ExitCode, j.FinishedAt = ptr(2), ptr(now.Add(-38*time.Minute))
+	})
+	mustCreateJob(t, f.store, f.acme, "sweep-lr", now.Add(-30*time.Second), func(j *joule.Job) { j.Reason = "waiting for 1 GPU" })
+
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-2 * time.Hour), WorkspaceID: f.acme.ID, Principal: "system", Action: "workspace.create", Resource: f.acme.ID, Outcome: "success", Detail: "bootstrap"})
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-time.Hour), WorkspaceID: f.acme.ID, Principal: f.admin.ID, Action: "token.create", Resource: f.viewer.ID, RequestID: "req_01HX", Outcome: "success", Detail: "viewer token for dashboards"})
 
@@ -128,7 +144,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Listen(browserCtx, errs.listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	run, cancel := context.WithTimeout(browserCtx, 60*time.Second)
+	run, cancel := context.WithTimeout(browserCtx, 90*time.Second)
 	defer cancel()
 	base := f.server.URL
 	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
@@ -189,11 +205,81 @@ func TestBrowser(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(dir, "console-overview.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
+	save := func(name string, png []byte) {
+		t.Helper()
+		shot := filepath.Join(dir, name)
+		if err := os.WriteFile(shot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 	}
-	t.Logf("overview screenshot: %s (%d bytes)", shot, len(png))
+	save("console-overview.png", png)
+	if got := text("a.jobs-card"); !strings.Contains(got, "1 running") || !strings.Contains(got, "1 queued") || !strings.Contains(got, "1 failed") {
+		t.Errorf("overview's jobs card: %q", got)
+	}
+
+	step("open the jobs list",
+		chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/jobs"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.jobs")),
+	)
+	if got := text("table.jobs"); !strings.Contains(got, "train-resnet") || !strings.Contains(got, "tail-me") || !strings.Contains(got, "waiting for 1 GPU") {
+		t.Errorf("jobs list does not show the jobs:\n%s", got)
+	}
+	png, err = chromedp.Run(run, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	save("console-jobs.png", png)
+	step("filter the jobs list",
+		chromedp.SetValue(chromedp.CSS(`select[name="state"]`), "failed"),
+		chromedp.Click(chromedp.CSS(`form.filters button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a.btn-quiet[href="/jobs"]`)),
+	)
+	if got := text("table.jobs"); !strings.Contains(got, "eval-nightly") || strings.Contains(got, "tail-me") {
+		t.Errorf("jobs list filtered by failed:\n%s", got)
+	}
+
+	step("open a finished job",
+		chromedp.Navigate(base+"/jobs"),
+		chromedp.WaitVisible(chromedp.CSS("table.jobs")),
+		chromedp.Click(chromedp.CSS(`a[href="/jobs/`+train.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("figure.chart-box svg")),
+		chromedp.WaitVisible(chromedp.CSS("ol.timeline")),
+		chromedp.WaitVisible(chromedp.CSS("pre#log")),
+	)
+	if got := text("pre#log"); !strings.Contains(got, "<script>alert(1)</script>") {
+		t.Errorf("the log shows %q, want the script tag as text", got)
+	}
+	if got := text("#log-status"); !strings.Contains(got, "ended") {
+		t.Errorf("a finished job's log status says %q", got)
+	}
+	png, err = chromedp.Run(run, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	save("console-job.png", png)
+
+	step("follow a running job's log",
+		chromedp.Navigate(base+"/jobs/"+tail.ID),
+		chromedp.WaitVisible(chromedp.CSS("pre#log")),
+	)
+	if got := text("pre#log"); !strings.Contains(got, "starting <server>") {
+		t.Fatalf("the running job's log shows %q", got)
+	}
+	writeLog(t, jobDir, tail.ID, 1, "GET /healthz 200 <ok> & fine\n", true)
+	step("see the new log line",
+		chromedp.Poll[chromedp.Void](`document.getElementById("log").textContent.includes("GET /healthz 200 <ok> & fine")`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	writeLog(t, jobDir, tail.ID, 1, "shutting down\n", true)
+	mustMoveJob(t, f.store, tail.ID, joule.JobSucceeded, "exited with status 0", now, func(j *joule.Job) { j.ExitCode, j.FinishedAt = ptr(0), ptr(now) })
+	step("see the job end",
+		chromedp.Poll[chromedp.Void](`document.getElementById("job-state").textContent === "succeeded" && document.getElementById("log").textContent.includes("shutting down")`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	if got := text("pre#log"); strings.Count(got, "GET /healthz") != 1 || strings.Count(got, "starting <server>") != 1 {
+		t.Errorf("the followed log repeats or loses lines:\n%s", got)
+	}
 
 	step("open the audit log",
 		chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/audit"]`)),

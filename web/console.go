@@ -52,6 +52,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Secure sets the Secure flag on cookies; set it when serving TLS.
 	Secure bool
+	// JobDir returns a job's directory on this server: its logs are
+	// attempt-<n>.log in it and its artifacts are under output/. nil means
+	// the console shows no logs or artifacts.
+	JobDir func(jobID string) string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives internal errors; nil discards them.
@@ -162,6 +166,10 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /{$}", c.authed(c.overview))
 	m.HandleFunc("GET /audit", c.authed(c.audit))
 	m.HandleFunc("GET /settings", c.authed(c.settings))
+	m.HandleFunc("GET /jobs", c.authed(c.jobsList))
+	m.HandleFunc("GET /jobs/{id}", c.authed(c.jobPage))
+	m.HandleFunc("GET /jobs/{id}/log", c.authedJSON(c.jobLog))
+	m.HandleFunc("GET /jobs/{id}/artifacts/{path...}", c.authed(c.jobArtifact))
 	for _, s := range sections {
 		if s.soon != "" {
 			m.HandleFunc("GET "+s.path, c.authed(c.comingSoon))
@@ -180,7 +188,7 @@ type section struct {
 var sections = []section{
 	{"/", "Overview", ""},
 	{"/datasets", "Datasets", "Datasets you ingest, profile, clean and version, with their schemas, sizes, splits and the energy each step spent."},
-	{"/jobs", "Jobs", "The job queue: pending, running and finished jobs, where the scheduler placed them and why, their logs, and the energy and carbon each one used."},
+	{"/jobs", "Jobs", ""},
 	{"/models", "Models", "The model registry: versions, lineage back to datasets and jobs, metrics and model cards, including the energy it took to train each version."},
 	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},
 	{"/energy", "Energy & Carbon", "Measured and estimated power and energy per node, job and model over time, with the grid's carbon intensity and the emissions it implies."},

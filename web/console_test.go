@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -856,6 +858,521 @@ func TestSafeNext(t *testing.T) {
 	for in, want := range tests {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// mustCreateJob inserts a queued job named name in ws, created at at.
+func mustCreateJob(t testing.TB, s joule.Store, ws joule.Workspace, name string, at time.Time, edit func(*joule.Job)) joule.Job {
+	t.Helper()
+	j := joule.Job{
+		ID: joule.NewID("job", at), WorkspaceID: ws.ID, State: joule.JobQueued, CreatedAt: at, UpdatedAt: at, CreatedBy: "tok_test",
+		Spec: joule.JobSpec{Name: name, Command: []string{"sh", "-c", "echo hi"}}.WithDefaults(),
+	}
+	if edit != nil {
+		edit(&j)
+	}
+	if err := s.CreateJob(t.Context(), j, nil); err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	return j
+}
+
+// mustMoveJob changes a job's state to to at time at, applying edit.
+func mustMoveJob(t testing.TB, s joule.Store, id string, to joule.JobState, reason string, at time.Time, edit func(*joule.Job)) joule.Job {
+	t.Helper()
+	j, err := s.UpdateJob(t.Context(), id, nil, reason, func(j *joule.Job) error {
+		j.State, j.Reason, j.UpdatedAt = to, reason, at
+		if edit != nil {
+			edit(j)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatalf("update job to %s: %v", to, err)
+	}
+	return j
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// startJob makes a queued job run its attempt n on node at time at, with
+// an attempt record.
+func startJob(t testing.TB, s joule.Store, id, nodeID string, n int, at time.Time) {
+	t.Helper()
+	mustMoveJob(t, s, id, joule.JobScheduled, "placed on the node", at.Add(-time.Second), func(j *joule.Job) { j.NodeID = nodeID })
+	mustMoveJob(t, s, id, joule.JobRunning, fmt.Sprintf("attempt %d started", n), at, func(j *joule.Job) {
+		j.Attempts, j.StartedAt = n, ptr(at)
+	})
+	if err := s.PutAttempt(t.Context(), joule.Attempt{JobID: id, N: n, NodeID: nodeID, State: joule.JobRunning, StartedAt: at, LogPath: "attempt.log"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeLog writes (or, with appendIt, appends to) an attempt's log in the
+// job directory dir/id.
+func writeLog(t testing.TB, dir, id string, attempt int, text string, appendIt bool) {
+	t.Helper()
+	p := filepath.Join(dir, id, fmt.Sprintf("attempt-%d.log", attempt))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendIt {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(p, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withJobDir returns a Config edit that keeps job directories under dir.
+func withJobDir(dir string) func(*Config) {
+	return func(c *Config) { c.JobDir = func(id string) string { return filepath.Join(dir, id) } }
+}
+
+func TestJobsListAndFilters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	s := f.store
+	node, err := s.UpsertNode(t.Context(), joule.Node{ID: joule.NewID("node", now), Name: "lab-01", State: joule.NodeReady, CPUCores: 4, LastHeartbeat: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prep := mustCreateJob(t, s, f.acme, "prep-data", now.Add(-time.Hour), nil)
+	startJob(t, s, prep.ID, node.ID, 1, now.Add(-59*time.Minute))
+	mustMoveJob(t, s, prep.ID, joule.JobSucceeded, "exited with status 0", now.Add(-50*time.Minute), func(j *joule.Job) {
+		j.ExitCode, j.FinishedAt = ptr(0), ptr(now.Add(-50*time.Minute))
+	})
+	train := mustCreateJob(t, s, f.acme, "train-resnet", now.Add(-10*time.Minute), nil)
+	startJob(t, s, train.ID, node.ID, 1, now.Add(-5*time.Minute))
+	long := strings.Repeat("word ", 40)
+	mustCreateJob(t, s, f.acme, "waiting", now.Add(-time.Minute), func(j *joule.Job) { j.Reason = "no node has 64 GiB free <memory> " + long })
+	mustCreateJob(t, s, f.other, "secret-job", now.Add(-2*time.Minute), nil)
+
+	c := f.client(t)
+	c.mustLogin(f.viewerSecret) // viewers see jobs
+	res := c.get("/jobs")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /jobs: status %d\n%s", res.StatusCode, res.body)
+	}
+	for _, want := range []string{
+		"prep-data", "train-resnet", `href="/jobs/` + train.ID + `"`, `class="badge job-running"`, `class="badge job-succeeded"`,
+		"lab-01", "5 min 0 s", "9 min 0 s", `title="2026-03-14 09:20:00 UTC"`, "10 min 0 s ago",
+		"no node has 64 GiB free &lt;memory&gt;", `<option value="timed_out">`, `aria-current="page"`,
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("jobs list lacks %q", want)
+		}
+	}
+	if strings.Contains(res.body, "secret-job") {
+		t.Error("jobs list shows a job of another workspace")
+	}
+	if strings.Contains(res.body, "coming soon") {
+		t.Error("jobs list still says coming soon")
+	}
+	if i, k := strings.Index(res.body, "waiting"), strings.Index(res.body, "prep-data"); i < 0 || k < 0 || i > k {
+		t.Error("jobs are not listed newest first")
+	}
+	if strings.Contains(res.body, long+"<") {
+		t.Error("a long reason is not cut")
+	}
+
+	res = c.get("/jobs?state=succeeded")
+	if !strings.Contains(res.body, "prep-data") || strings.Contains(res.body, "train-resnet") || !strings.Contains(res.body, `<option value="succeeded" selected>`) {
+		t.Errorf("state filter does not filter:\n%s", res.body)
+	}
+	res = c.get("/jobs?name=train-resnet")
+	if !strings.Contains(res.body, "train-resnet") || strings.Contains(res.body, "prep-data") || !strings.Contains(res.body, `value="train-resnet"`) {
+		t.Error("name filter does not filter")
+	}
+	if res := c.get("/jobs?state=cancelled"); !strings.Contains(res.body, "No jobs match these filters") {
+		t.Error("an empty filtered list does not say so")
+	}
+	if res := c.get("/jobs?state=exploded"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET /jobs with a bad state: status %d, want 400", res.StatusCode)
+	}
+	if res := c.get("/jobs?cursor=%21bad"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET /jobs with a bad cursor: status %d, want 400", res.StatusCode)
+	}
+	if res := c.post("/jobs", nil); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /jobs: status %d, want 405", res.StatusCode)
+	}
+}
+
+func TestJobsPaging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	for i := range jobsPageSize + 3 {
+		mustCreateJob(t, f.store, f.acme, fmt.Sprintf("job-%03d", i), now.Add(time.Duration(i)*time.Second), nil)
+	}
+	c := f.client(t)
+	c.mustLogin(f.adminSecret)
+	first := c.get("/jobs?state=queued")
+	if !strings.Contains(first.body, fmt.Sprintf("job-%03d", jobsPageSize+2)) || strings.Contains(first.body, "job-002<") {
+		t.Fatal("first page holds the wrong jobs")
+	}
+	m := regexp.MustCompile(`href="(/jobs\?[^"]*cursor=[^"]*)" rel="next">Older →`).FindStringSubmatch(first.body)
+	if m == nil {
+		t.Fatalf("first page has no Older link:\n%s", first.body)
+	}
+	next := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(next, "state=queued") {
+		t.Errorf("Older link %q drops the filter", next)
+	}
+	second := c.get(next)
+	for _, want := range []string{"job-000", "job-001", "job-002", "← Newest"} {
+		if !strings.Contains(second.body, want) {
+			t.Errorf("second page lacks %q", want)
+		}
+	}
+	if strings.Contains(second.body, fmt.Sprintf("job-%03d", jobsPageSize+2)) || strings.Contains(second.body, `rel="next"`) {
+		t.Error("second page holds newer jobs or an Older link")
+	}
+}
+
+// seedTrainJob seeds a job that failed its first attempt on node and
+// succeeded its second, with metrics, artifacts and a log in dir.
+func seedTrainJob(t testing.TB, f *fixture, dir string, node joule.Node) joule.Job {
+	t.Helper()
+	s := f.store
+	t0 := now.Add(-20 * time.Minute)
+	j := mustCreateJob(t, s, f.acme, "train-resnet", t0, func(j *joule.Job) {
+		j.Spec.Command = []string{"python", "train.py", "--epochs", "3", "--note", "it's <fine>"}
+		j.Spec.Resources = joule.Resources{CPUMillis: 1500, MemoryBytes: 2 << 30, GPUs: 1}
+		j.Spec.Priority, j.Spec.Retries, j.Spec.Timeout = 7, 2, joule.Duration(time.Hour)
+	})
+	startJob(t, s, j.ID, node.ID, 1, t0.Add(time.Minute))
+	mustMoveJob(t, s, j.ID, joule.JobQueued, "attempt 1 failed: exit status 1; retrying in 1s", t0.Add(3*time.Minute), nil)
+	if err := s.PutAttempt(t.Context(), joule.Attempt{JobID: j.ID, N: 1, NodeID: node.ID, State: joule.JobFailed, Reason: "exit status 1",
+		ExitCode: ptr(1), StartedAt: t0.Add(time.Minute), FinishedAt: ptr(t0.Add(3 * time.Minute)), Limits: "cgroup v2: cpu.max, memory.max",
+		CPUUserSec: 90, CPUSysSec: 3.5, PeakMemory: 1536 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	startJob(t, s, j.ID, node.ID, 2, t0.Add(4*time.Minute))
+	end := t0.Add(14 * time.Minute)
+	j = mustMoveJob(t, s, j.ID, joule.JobSucceeded, "exited with status 0", end, func(j *joule.Job) {
+		j.ExitCode, j.FinishedAt, j.GPUIndices = ptr(0), ptr(end), []int{3}
+	})
+	if err := s.PutAttempt(t.Context(), joule.Attempt{JobID: j.ID, N: 2, NodeID: node.ID, State: joule.JobSucceeded, Reason: "exited with status 0",
+		ExitCode: ptr(0), StartedAt: t0.Add(4 * time.Minute), FinishedAt: ptr(end), Limits: "cgroup v2: cpu.max, memory.max",
+		CPUUserSec: 512.25, CPUSysSec: 20, PeakMemory: 1900 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	var ms []joule.Metric
+	for i := range 20 {
+		step := int64(i * 10)
+		ms = append(ms, joule.Metric{Name: "loss", Value: 2.5 / float64(i+1), Step: ptr(step), Time: t0.Add(time.Duration(i) * 30 * time.Second)})
+		if i%4 == 0 {
+			ms = append(ms, joule.Metric{Name: "accuracy", Value: 0.5 + float64(i)/50, Step: ptr(step), Time: t0.Add(time.Duration(i) * 30 * time.Second)})
+		}
+	}
+	if err := s.AppendJobMetrics(t.Context(), j.ID, 2, ms); err != nil {
+		t.Fatal(err)
+	}
+	writeLog(t, dir, j.ID, 1, "attempt one\nTraceback: boom\n", false)
+	writeLog(t, dir, j.ID, 2, "epoch 1 loss=0.9\n<script>alert(1)</script>\nepoch 3 loss=0.12\ndone\n", false)
+	out := filepath.Join(dir, j.ID, "output")
+	if err := os.MkdirAll(filepath.Join(out, "eval"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "model.bin"), bytes.Repeat([]byte{7}, 2048), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "eval", "report <1>.json"), []byte(`{"acc":0.88}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// mustGPUNode registers a node named gpu-01.
+func mustGPUNode(t testing.TB, s joule.Store) joule.Node {
+	t.Helper()
+	node, err := s.UpsertNode(t.Context(), joule.Node{ID: joule.NewID("node", now), Name: "gpu-01", State: joule.NodeReady, CPUCores: 32, LastHeartbeat: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+func TestJobPage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, withJobDir(dir))
+	j := seedTrainJob(t, f, dir, mustGPUNode(t, f.store))
+	c := f.client(t)
+	c.mustLogin(f.viewerSecret)
+	res := c.get("/jobs/" + j.ID)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /jobs/%s: status %d\n%s", j.ID, res.StatusCode, res.body)
+	}
+	for _, want := range []string{
+		// header and details
+		"train-resnet", j.ID, `id="job-state">succeeded`, "exited with status 0",
+		"python train.py --epochs 3 --note &#39;it&#39;\\&#39;&#39;s &lt;fine&gt;&#39;", "1.5 cores", "2 GiB", "1 (indices 3)", "gpu-01",
+		"<td>7</td>", "<td>2</td>", "1h0m0s", "2026-03-14 09:10:00 UTC", "2026-03-14 09:24:00 UTC", "<td>10 min 0 s</td>",
+		// timeline
+		`class="timeline"`, "attempt 1 failed: exit status 1; retrying in 1s", "placed on the node", "attempt 2 started", "from running", "+10 min 0 s",
+		// attempts
+		"93.5 s", "532 s", "1.5 GiB", "1.9 GiB", "cgroup v2: cpu.max, memory.max", "<code>1</code>",
+		// metrics
+		`<svg xmlns="http://www.w3.org/2000/svg" class="chart"`, "loss · last 0.12 at step 190", "accuracy · last 0.82 at step 160",
+		// artifacts
+		"model.bin", "2 KiB", "eval/report &lt;1&gt;.json", "/jobs/" + j.ID + "/artifacts/eval/report%20%3C1%3E.json",
+		// the log, escaped
+		"epoch 3 loss=0.12", "&lt;script&gt;alert(1)&lt;/script&gt;", `data-done="true"`, `data-attempt="2"`, "attempt 2",
+		`src="/static/logtail.js?v=`,
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("job page lacks %q", want)
+		}
+	}
+	if strings.Contains(res.body, "<script>alert") {
+		t.Error("the log is not escaped")
+	}
+	if strings.Contains(res.body, "Traceback") {
+		t.Error("the job page shows attempt 1's log, want the latest attempt's")
+	}
+	if n := strings.Count(res.body, "<svg"); n != 2 {
+		t.Errorf("job page has %d charts, want 2 (loss and accuracy)", n)
+	}
+	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	if m := inline.FindString(res.body); m != "" {
+		t.Errorf("job page has inline script or style (%q)", m)
+	}
+	if m := regexp.MustCompile(`data-offset="(\d+)"`).FindStringSubmatch(res.body); m == nil || m[1] != fmt.Sprint(len("epoch 1 loss=0.9\n<script>alert(1)</script>\nepoch 3 loss=0.12\ndone\n")) {
+		t.Errorf("data-offset = %v, want the log's size", m)
+	}
+
+	// The job can be named by its name too.
+	if res := c.get("/jobs/train-resnet"); res.StatusCode != http.StatusOK || !strings.Contains(res.body, j.ID) {
+		t.Errorf("GET /jobs/train-resnet: status %d, want the job", res.StatusCode)
+	}
+
+	// Artifacts download, and nothing outside the output directory does.
+	res = c.get("/jobs/" + j.ID + "/artifacts/model.bin")
+	if res.StatusCode != http.StatusOK || len(res.body) != 2048 || !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("download model.bin: status %d, %d bytes, Content-Disposition %q", res.StatusCode, len(res.body), res.Header.Get("Content-Disposition"))
+	}
+	if res := c.get("/jobs/" + j.ID + "/artifacts/eval/report%20%3C1%3E.json"); res.StatusCode != http.StatusOK || res.body != `{"acc":0.88}` {
+		t.Errorf("download eval/report <1>.json: status %d body %q", res.StatusCode, res.body)
+	}
+	if err := os.Symlink("../attempt-2.log", filepath.Join(dir, j.ID, "output", "log-link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"..%2Fattempt-2.log", "..%2F..%2F" + j.ID + "%2Fattempt-2.log", "nope.bin", "eval", "log-link"} {
+		res := c.get("/jobs/" + j.ID + "/artifacts/" + p)
+		if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET artifact %s: status %d, want 400 or 404", p, res.StatusCode)
+		}
+		if strings.Contains(res.body, "epoch 1") {
+			t.Errorf("GET artifact %s served the log", p)
+		}
+	}
+}
+
+// logChunk gets the log endpoint and decodes its JSON.
+func (c *client) logChunk(path string) (int, logChunk, map[string]string) {
+	c.t.Helper()
+	res := c.get(path)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		c.t.Fatalf("GET %s: Content-Type %q, want JSON\n%s", path, ct, res.body)
+	}
+	var chunk logChunk
+	var e map[string]string
+	if res.StatusCode == http.StatusOK {
+		if err := json.Unmarshal([]byte(res.body), &chunk); err != nil {
+			c.t.Fatalf("GET %s: %v\n%s", path, err, res.body)
+		}
+	} else if err := json.Unmarshal([]byte(res.body), &e); err != nil {
+		c.t.Fatalf("GET %s: %v\n%s", path, err, res.body)
+	}
+	return res.StatusCode, chunk, e
+}
+
+func TestJobLogEndpoint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, withJobDir(dir))
+	s := f.store
+	j := mustCreateJob(t, s, f.acme, "tail-me", now.Add(-time.Minute), nil)
+	c := f.client(t)
+
+	// Signed out: a JSON 401, not a redirect.
+	if code, _, e := c.logChunk("/jobs/" + j.ID + "/log"); code != http.StatusUnauthorized || e["error"] == "" {
+		t.Errorf("signed out: status %d %v, want 401 with an error", code, e)
+	}
+	c.mustLogin(f.viewerSecret)
+	base := "/jobs/" + j.ID + "/log"
+
+	// Queued: nothing yet, not done.
+	if code, ch, _ := c.logChunk(base); code != 200 || ch.Attempt != 0 || ch.Text != "" || ch.Done || ch.State != joule.JobQueued {
+		t.Errorf("queued job: %d %+v, want an empty chunk that is not done", code, ch)
+	}
+
+	startJob(t, s, j.ID, "", 1, now.Add(-30*time.Second))
+	// Running, but the worker has not created the log yet.
+	if code, ch, _ := c.logChunk(base + "?attempt=1&offset=0"); code != 200 || ch.Text != "" || ch.Offset != 0 || ch.Done || !ch.EOF {
+		t.Errorf("running job without a log file: %d %+v", code, ch)
+	}
+	writeLog(t, dir, j.ID, 1, "hello\n", false)
+	code, ch, _ := c.logChunk(base) // no attempt: the latest
+	if code != 200 || ch.Text != "hello\n" || ch.Offset != 6 || ch.Attempt != 1 || ch.Latest != 1 || ch.Done || !ch.EOF || ch.State != joule.JobRunning {
+		t.Fatalf("first read: %d %+v", code, ch)
+	}
+	writeLog(t, dir, j.ID, 1, "wörld <b>\n", true)
+	code, ch, _ = c.logChunk(base + "?attempt=1&offset=6")
+	if code != 200 || ch.Text != "wörld <b>\n" || ch.Offset != 6+int64(len("wörld <b>\n")) || ch.Done {
+		t.Fatalf("read from offset 6: %d %+v", code, ch)
+	}
+	end := ch.Offset
+
+	// Half a character at the end waits for the rest.
+	writeLog(t, dir, j.ID, 1, "\xc3", true)
+	if _, ch, _ := c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, end)); ch.Text != "" || ch.Offset != end {
+		t.Errorf("a cut character was sent: %+v", ch)
+	}
+	writeLog(t, dir, j.ID, 1, "\xa9!\n", true)
+	if _, ch, _ := c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, end)); ch.Text != "é!\n" {
+		t.Errorf("completed character: %+v, want é", ch)
+	}
+	end += 4
+
+	// Bad requests.
+	for _, q := range []string{"?attempt=1&offset=-1", "?attempt=1&offset=abc", "?attempt=1&offset=999999", "?attempt=2", "?attempt=x", "?offset=3"} {
+		if code, _, e := c.logChunk(base + q); code != http.StatusBadRequest || e["error"] == "" {
+			t.Errorf("GET %s: status %d %v, want 400 with an error", q, code, e)
+		}
+	}
+
+	// A big log comes in chunks of at most 256 KiB.
+	big := strings.Repeat("0123456789abcdef", (logChunkBytes+1000)/16)
+	writeLog(t, dir, j.ID, 1, big, true)
+	_, ch, _ = c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, end))
+	if len(ch.Text) != logChunkBytes || ch.EOF || ch.Done {
+		t.Fatalf("big log: %d bytes, eof %v, done %v; want %d bytes and more to come", len(ch.Text), ch.EOF, ch.Done, logChunkBytes)
+	}
+	_, ch, _ = c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, ch.Offset))
+	if len(ch.Text) != len(big)-logChunkBytes || !ch.EOF {
+		t.Fatalf("rest of the big log: %d bytes, eof %v", len(ch.Text), ch.EOF)
+	}
+	end = ch.Offset
+
+	// The job ends: done once the log is read to its end.
+	mustMoveJob(t, s, j.ID, joule.JobFailed, "exit status 2", now, func(j *joule.Job) { j.ExitCode, j.FinishedAt = ptr(2), ptr(now) })
+	if _, ch, _ := c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, end-logChunkBytes-10)); ch.Done || ch.EOF || len(ch.Text) != logChunkBytes {
+		t.Errorf("ended job, read ending before EOF: done %v, eof %v, %d bytes; want a full chunk, not done", ch.Done, ch.EOF, len(ch.Text))
+	}
+	if _, ch, _ := c.logChunk(fmt.Sprintf("%s?attempt=1&offset=%d", base, end)); !ch.Done || ch.Text != "" || ch.State != joule.JobFailed {
+		t.Errorf("ended job at the end of its log: %+v, want done", ch)
+	}
+
+	// Other workspaces' jobs and unknown jobs are not found.
+	secret := mustCreateJob(t, s, f.other, "secret", now, nil)
+	for _, id := range []string{secret.ID, "job_nope"} {
+		if code, _, e := c.logChunk("/jobs/" + id + "/log"); code != http.StatusNotFound || e["error"] != "job not found" {
+			t.Errorf("log of %s: status %d %v, want 404", id, code, e)
+		}
+	}
+}
+
+func TestJobsOtherWorkspaceNotFound(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, withJobDir(dir))
+	j := seedTrainJob(t, f, dir, mustGPUNode(t, f.store))
+	_, otherSecret := mustCreateToken(t, f.store, f.other, "olga", joule.RoleAdmin)
+	c := f.client(t)
+	c.mustLogin(otherSecret)
+	for _, p := range []string{"/jobs/" + j.ID, "/jobs/train-resnet", "/jobs/" + j.ID + "/artifacts/model.bin", "/jobs/job_nope"} {
+		res := c.get(p)
+		if res.StatusCode != http.StatusNotFound || strings.Contains(res.body, "gpu-01") {
+			t.Errorf("GET %s from another workspace: status %d, want 404 without the job", p, res.StatusCode)
+		}
+	}
+	if code, _, _ := c.logChunk("/jobs/" + j.ID + "/log?attempt=2&offset=0"); code != http.StatusNotFound {
+		t.Errorf("log from another workspace: status %d, want 404", code)
+	}
+	if res := c.get("/jobs"); strings.Contains(res.body, j.ID) || !strings.Contains(res.body, "No jobs yet") {
+		t.Error("another workspace's jobs list shows the job, or does not say it is empty")
+	}
+}
+
+func TestJobPageWithoutJobDir(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	j := mustCreateJob(t, f.store, f.acme, "remote", now.Add(-time.Minute), nil)
+	startJob(t, f.store, j.ID, "", 1, now)
+	c := f.client(t)
+	c.mustLogin(f.adminSecret)
+	res := c.get("/jobs/" + j.ID)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, "Logs are not available on this server.") || strings.Contains(res.body, `id="log"`) {
+		t.Errorf("job page without JobDir: status %d, want the no-logs note and no log:\n%s", res.StatusCode, res.body)
+	}
+	if code, _, e := c.logChunk("/jobs/" + j.ID + "/log?attempt=1&offset=0"); code != http.StatusNotFound || !strings.Contains(e["error"], "not available") {
+		t.Errorf("log endpoint without JobDir: %d %v, want 404", code, e)
+	}
+	if res := c.get("/jobs/" + j.ID + "/artifacts/x"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("artifact without JobDir: status %d, want 404", res.StatusCode)
+	}
+}
+
+func TestJobPageLongLogAndQueued(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, withJobDir(dir))
+	queued := mustCreateJob(t, f.store, f.acme, "waiting", now.Add(-time.Minute), nil)
+	running := mustCreateJob(t, f.store, f.acme, "chatty", now.Add(-time.Minute), nil)
+	startJob(t, f.store, running.ID, "", 1, now)
+	var log strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&log, "line %05d of the log\n", i)
+	}
+	writeLog(t, dir, running.ID, 1, log.String(), false)
+	c := f.client(t)
+	c.mustLogin(f.adminSecret)
+
+	res := c.get("/jobs/" + running.ID)
+	if !strings.Contains(res.body, "Showing the last 64 KiB") || !strings.Contains(res.body, "line 04999 of the log") || strings.Contains(res.body, "line 00000") {
+		t.Error("a long log is not cut to its tail")
+	}
+	if m := regexp.MustCompile(`<pre[^>]*>\n?line \d{5} of`).FindString(res.body); m == "" {
+		t.Error("the tail does not start at a line")
+	}
+	if !strings.Contains(res.body, `data-done="false"`) || !strings.Contains(res.body, fmt.Sprintf(`data-offset="%d"`, log.Len())) {
+		t.Error("a running job's log is not set up to follow from its end")
+	}
+
+	res = c.get("/jobs/" + queued.ID)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.body, `data-attempt="0"`) || !strings.Contains(res.body, "No attempt has started yet") {
+		t.Errorf("queued job page: status %d, want an empty log that follows:\n%s", res.StatusCode, res.body)
+	}
+}
+
+func TestOverviewJobsCard(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	s := f.store
+	for i, st := range []joule.JobState{joule.JobRunning, joule.JobQueued, joule.JobScheduled, joule.JobFailed, joule.JobTimedOut, joule.JobSucceeded, joule.JobCancelled} {
+		j := mustCreateJob(t, s, f.acme, fmt.Sprintf("j%d", i), now.Add(time.Duration(i)*time.Second), nil)
+		if st != joule.JobQueued {
+			mustMoveJob(t, s, j.ID, st, "test", now.Add(time.Minute), nil)
+		}
+	}
+	mustCreateJob(t, s, f.other, "elsewhere", now, func(j *joule.Job) { j.State = joule.JobRunning })
+	c := f.client(t)
+	c.mustLogin(f.viewerSecret)
+	res := c.get("/")
+	for _, want := range []string{`href="/jobs"`, "1 running", "2 queued", "2 failed", "7 in all"} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("overview's jobs card lacks %q", want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ type overviewView struct {
 	Uptime string
 	Nodes  []nodeRow
 	Chart  template.HTML // CPU utilisation per node; "" when no node reports usage
+	Jobs   jobsSummary
 }
 
 // nodeRow is a node as the overview table shows it.
@@ -35,6 +36,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := overviewView{Status: st}
+	if v.Jobs, err = c.summariseJobs(r, joule.PrincipalFromContext(r.Context())); err != nil {
+		c.internal(w, r, fmt.Errorf("jobs summary: %w", err))
+		return
+	}
 	if !st.StartedAt.IsZero() {
 		v.Uptime = duration(c.cfg.Now().Sub(st.StartedAt))
 	}
