@@ -110,6 +110,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Principal:    authn.Principal,
 		Status:       status,
 		SessionKey:   sessionKey,
+		JobDir:       func(id string) string { return compute.JobDir(cfg.DataDir, id) },
 		Logger:       logger.With("subsystem", "console"),
 	})
 	if err != nil {
