@@ -293,6 +293,9 @@ type RunRequest struct {
 	OutputDir  string        // JOULE_OUTPUT_DIR; artifacts
 	// MetricsFile is JOULE_METRICS_FILE: JSON metrics the job may write.
 	MetricsFile string
+	// StatusFile, when set, receives the command's exit status when it
+	// ends, so that a worker that restarted meanwhile can still learn it.
+	StatusFile string
 }
 
 // RunResult is how an attempt ended and what it used.

@@ -18,6 +18,9 @@ import (
 // Adopter re-attaches to a job's process that outlived its worker.
 type Adopter interface {
 	Adopt(ctx context.Context, pid int, req joule.RunRequest) (joule.Run, error)
+	// FindGroup finds the process group of an attempt by its environment,
+	// for an attempt whose process group was never recorded; 0 if none.
+	FindGroup(jobID string, attempt int) int
 }
 
 // WorkerConfig configures a Worker.
@@ -275,6 +278,7 @@ func (w *Worker) request(j joule.Job) joule.RunRequest {
 		LogPath:     LogPath(w.cfg.DataDir, j.ID, j.Attempts),
 		OutputDir:   OutputDir(w.cfg.DataDir, j.ID),
 		MetricsFile: filepath.Join(dir, fmt.Sprintf("metrics-%d.json", j.Attempts)),
+		StatusFile:  filepath.Join(dir, fmt.Sprintf("status-%d", j.Attempts)),
 	}
 }
 
@@ -319,6 +323,13 @@ func (w *Worker) Reconcile(ctx context.Context, adopter Adopter) error {
 				if a.N == j.Attempts {
 					pid = a.PID
 				}
+			}
+		}
+		if adopter != nil {
+			if pid == 0 {
+				// The worker died between starting the process and
+				// recording it: look for the process by its environment.
+				pid = adopter.FindGroup(j.ID, j.Attempts)
 			}
 		}
 		if pid > 0 && adopter != nil {

@@ -190,10 +190,22 @@ func (e *Executor) Start(ctx context.Context, req joule.RunRequest) (joule.Run, 
 	}
 	log := e.log.With("job_id", req.JobID, "attempt", req.Attempt)
 
+	argv := slices.Clone(req.Command)
+	cmdPath := path
+	if req.StatusFile != "" {
+		// A shell between the runner and the command records the exit
+		// status in a file, which a restarted worker can read after adopting
+		// the job (the status of a process that is not our child is lost
+		// otherwise). A command killed by a signal is re-raised, so the
+		// result still says which signal.
+		cmdPath, argv = "/bin/sh", append([]string{"sh", "-c", statusScript, path}, req.Command[1:]...)
+		env = append(env, "JOULE_STATUS_FILE="+req.StatusFile)
+		_ = os.Remove(req.StatusFile)
+	}
 	newCmd := func() *exec.Cmd {
 		return &exec.Cmd{
-			Path:        path,
-			Args:        slices.Clone(req.Command),
+			Path:        cmdPath,
+			Args:        argv,
 			Env:         env,
 			Dir:         workDir,
 			Stdout:      pw,
@@ -265,6 +277,10 @@ func (e *Executor) Start(ctx context.Context, req joule.RunRequest) (joule.Run, 
 	go r.supervise(exited)
 	return r, nil
 }
+
+// statusScript runs "$0" "$@" and writes its exit status to
+// $JOULE_STATUS_FILE; a death by signal is passed on by re-raising it.
+const statusScript = `"$0" "$@"; s=$?; printf '%s\n' "$s" > "$JOULE_STATUS_FILE"; if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then trap - $((s-128)) 2>/dev/null; kill -$((s-128)) $$; fi; exit "$s"`
 
 // startInCgroup starts cmd directly inside the cgroup at dir (clone3 with
 // CLONE_INTO_CGROUP), so that no process of the job is ever outside it.
@@ -459,8 +475,10 @@ func (e *Executor) Adopt(ctx context.Context, pid int, req joule.RunRequest) (jo
 	}
 	argv := cmdline(procRoot, pid)
 	want := filepath.Base(req.Command[0])
-	if !slices.ContainsFunc(argv[:min(len(argv), 3)], func(a string) bool { return filepath.Base(a) == want }) {
-		return nil, joule.Errorf(joule.ENOTFOUND, "process group %d runs %q, not %q: its pid was reused", pid, strings.Join(argv[:min(len(argv), 3)], " "), want)
+	// The command, an interpreter running it (#!), or the status shell
+	// (sh -c SCRIPT COMMAND …) leads the group.
+	if !slices.ContainsFunc(argv[:min(len(argv), 4)], func(a string) bool { return filepath.Base(a) == want }) {
+		return nil, joule.Errorf(joule.ENOTFOUND, "process group %d runs %q, not %q: its pid was reused", pid, strings.Join(argv[:min(len(argv), 4)], " "), want)
 	}
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {

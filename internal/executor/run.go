@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -273,6 +275,7 @@ wait:
 		}
 	}
 
+	statusKnown := false
 	res := joule.RunResult{
 		StartedAt:  r.startedAt,
 		FinishedAt: finishedAt,
@@ -294,10 +297,19 @@ wait:
 		}
 	default:
 		res.ExitCode = -1
+		if code, ok := readStatusFile(r.req.StatusFile); ok {
+			res.ExitCode, statusKnown = code, true
+		}
 	}
 	switch {
 	case stop != nil:
 		res.State, res.Reason = stop.state, stop.text
+	case ps == nil && statusKnown:
+		if res.ExitCode == 0 {
+			res.State, res.Reason = joule.JobSucceeded, "exit code 0 (adopted after a restart)"
+		} else {
+			res.State, res.Reason = joule.JobFailed, fmt.Sprintf("exit code %d (adopted after a restart)", res.ExitCode)
+		}
 	case ps == nil:
 		res.State, res.Reason = joule.JobFailed, "exit status unknown after restart"
 	case res.Signal != "":
@@ -415,4 +427,20 @@ func (r *run) finalSample(ps *os.ProcessState, at time.Time) {
 	r.user, r.sys = max(r.user, user), max(r.sys, sys)
 	r.peak = max(r.peak, peak)
 	r.samples = append(r.samples, joule.UsageSample{Time: at, CPUUserSec: r.user, CPUSystemSec: r.sys})
+}
+
+// readStatusFile reads the exit status the status shell wrote.
+func readStatusFile(path string) (int, bool) {
+	if path == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 0 || n > 255 {
+		return 0, false
+	}
+	return n, true
 }
