@@ -1,4 +1,5 @@
-// Package nvml reads NVIDIA GPU inventory, utilisation and power through
+// Package nvml reads NVIDIA GPU inventory, utilisation, power, energy
+// counters and per-process utilisation through
 // NVML (libnvidia-ml). It is the only package that imports
 // github.com/NVIDIA/go-nvml.
 //

@@ -25,5 +25,11 @@ func (l *Lib) Utilization() ([]float64, error) { return nil, ErrClosed }
 // Power returns [ErrClosed].
 func (l *Lib) Power() ([]float64, error) { return nil, ErrClosed }
 
+// TotalEnergy returns [ErrClosed].
+func (l *Lib) TotalEnergy() ([]float64, error) { return nil, ErrClosed }
+
+// ProcessUtilization returns [ErrClosed].
+func (l *Lib) ProcessUtilization() ([]map[int]float64, error) { return nil, ErrClosed }
+
 // Close does nothing.
 func (l *Lib) Close() error { return nil }

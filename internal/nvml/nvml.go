@@ -18,6 +18,9 @@ type Lib struct {
 	lib    nvml.Interface
 	devs   []nvml.Device
 	closed bool
+	// lastSeen is, per GPU, the newest process-utilisation sample
+	// timestamp returned so far (microseconds, NVML's clock).
+	lastSeen []uint64
 }
 
 // Open loads and initialises NVML and enumerates the GPUs. When the library
@@ -50,7 +53,7 @@ func open(lib nvml.Interface) (*Lib, error) {
 		}
 		devs = append(devs, d)
 	}
-	return &Lib{lib: lib, devs: devs}, nil
+	return &Lib{lib: lib, devs: devs, lastSeen: make([]uint64, len(devs))}, nil
 }
 
 // GPUs returns the inventory of each GPU, in NVML index order. A power limit
@@ -130,6 +133,80 @@ func (l *Lib) Power() ([]float64, error) {
 		out[i] = float64(mw) / 1000
 	}
 	return out, nil
+}
+
+// TotalEnergy returns each GPU's energy counter in joules since the driver
+// was loaded, in index order. NVML keeps it in millijoules and supports it
+// from Volta on; a GPU without it reports -1.
+func (l *Lib) TotalEnergy() ([]float64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	out := make([]float64, len(l.devs))
+	for i, d := range l.devs {
+		mj, ret := d.GetTotalEnergyConsumption()
+		switch ret {
+		case nvml.SUCCESS:
+			out[i] = float64(mj) / 1000
+		case nvml.ERROR_NOT_SUPPORTED:
+			out[i] = -1
+		default:
+			return nil, fmt.Errorf("nvml GPU %d: total energy: %s", i, ret.Error())
+		}
+	}
+	return out, nil
+}
+
+// ProcessUtilization returns, per GPU in index order, each process's share
+// of SM time (0..1), averaged over the samples NVML took since the previous
+// call, keyed by PID. A GPU with no new samples gives an empty map; one that
+// does not support per-process accounting gives nil.
+func (l *Lib) ProcessUtilization() ([]map[int]float64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	out := make([]map[int]float64, len(l.devs))
+	for i, d := range l.devs {
+		samples, ret := d.GetProcessUtilization(l.lastSeen[i])
+		switch ret {
+		case nvml.SUCCESS:
+		case nvml.ERROR_NOT_FOUND: // no samples since lastSeen
+			out[i] = map[int]float64{}
+			continue
+		case nvml.ERROR_NOT_SUPPORTED:
+			continue
+		default:
+			return nil, fmt.Errorf("nvml GPU %d: process utilization: %s", i, ret.Error())
+		}
+		out[i] = averageSM(samples, &l.lastSeen[i])
+	}
+	return out, nil
+}
+
+// averageSM averages the SM utilisation of samples newer than *seen per
+// PID, as a fraction, and advances *seen to the newest timestamp.
+func averageSM(samples []nvml.ProcessUtilizationSample, seen *uint64) map[int]float64 {
+	sum := map[int]float64{}
+	n := map[int]int{}
+	newest := *seen
+	for _, s := range samples {
+		if s.TimeStamp <= *seen {
+			continue
+		}
+		pid := int(s.Pid)
+		sum[pid] += min(float64(s.SmUtil), 100) / 100
+		n[pid]++
+		newest = max(newest, s.TimeStamp)
+	}
+	for pid := range sum {
+		sum[pid] /= float64(n[pid])
+	}
+	*seen = newest
+	return sum
 }
 
 // Close shuts NVML down. Calling it again does nothing.
