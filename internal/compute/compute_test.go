@@ -15,6 +15,7 @@ import (
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/executor"
+	"github.com/joule-dev/joule/internal/nodeinfo"
 	"github.com/joule-dev/joule/internal/queue"
 	"github.com/joule-dev/joule/internal/sqlite"
 )
@@ -47,10 +48,14 @@ func newHarness(t *testing.T, cpus, gpus int) *harness {
 	if err := store.CreateWorkspace(ctx, h.ws); err != nil {
 		t.Fatal(err)
 	}
-	n := joule.Node{ID: joule.NewID("node", now), Name: "node-a", CPUCores: cpus, MemoryBytes: 8 << 30, State: joule.NodeReady, CreatedAt: now, LastHeartbeat: now}
-	for i := range gpus {
-		n.GPUs = append(n.GPUs, joule.GPU{Index: i, Name: "fake GPU"})
+	// The node's inventory comes from the real detection, with a fake at
+	// the NVML boundary reporting the GPUs; CPU and memory are then set to
+	// the capacity the test wants.
+	n, err := nodeinfo.Detect(ctx, nodeinfo.Config{Name: "node-a", GPUs: fakeNVML{n: gpus}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	n.ID, n.CPUCores, n.MemoryBytes, n.State, n.CreatedAt, n.LastHeartbeat = joule.NewID("node", now), cpus, 8<<30, joule.NodeReady, now, now
 	if h.node, err = store.UpsertNode(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +112,21 @@ func newHarness(t *testing.T, cpus, gpus int) *harness {
 	h.svc = &compute.Service{Store: store, DataDir: dir, Wake: disp.Wake}
 	return h
 }
+
+// fakeNVML stands in for NVML: n GPUs, idle.
+type fakeNVML struct{ n int }
+
+var _ nodeinfo.GPUSource = fakeNVML{}
+
+func (f fakeNVML) GPUs() ([]joule.GPU, error) {
+	var gs []joule.GPU
+	for i := range f.n {
+		gs = append(gs, joule.GPU{Index: i, UUID: fmt.Sprintf("GPU-fake-%d", i), Name: "Fake H100", MemoryBytes: 80 << 30})
+	}
+	return gs, nil
+}
+
+func (f fakeNVML) Utilization() ([]float64, error) { return make([]float64, f.n), nil }
 
 func (h *harness) submit(t *testing.T, spec joule.JobSpec) joule.Job {
 	t.Helper()
