@@ -19,6 +19,8 @@ var allowedInternal = map[string][]string{
 	"web":          {"internal/chart"},   // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
+	// The simulator replays carbon series through the pure policies.
+	"internal/sim": {"internal/carbon", "internal/scheduler"},
 }
 
 type pkg struct {
