@@ -136,3 +136,22 @@ func TestBadClientConfig(t *testing.T) {
 		t.Errorf("node list with a bad config: %v, want the file, line and key", err)
 	}
 }
+
+// TestSimReproduces runs `joule sim` on the Let's Wait Awhile inputs and
+// checks the published Next Workday figure.
+func TestSimReproduces(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	err := m.Run(t.Context(), []string{"sim", "--carbon", "../carbon/testdata/ger_ci.csv", "--jobs", "../sim/testdata/lets-wait-awhile-ml-jobs.csv", "--deadline", "next-workday", "-o", "json"})
+	if err != nil {
+		t.Fatalf("sim: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `"savings_pct": 5.926`) || !strings.Contains(out.String(), `"active_job_steps": 311252`) {
+		t.Errorf("sim output lacks the published figures:\n%s", out.String())
+	}
+	err = m.Run(t.Context(), []string{"sim", "--carbon", "nope.csv", "--jobs", "nope.csv"})
+	if err == nil {
+		t.Error("sim with missing files: no error")
+	}
+}
