@@ -14,9 +14,10 @@ type RollupRow struct {
 	JobEnergy
 }
 
-// Rollup sums entries per entity into buckets of width aligned to the
-// start of the UTC day (time.Minute and time.Hour for the per-minute and
-// hourly rollups). An entry that spans a bucket boundary is split in
+// Rollup sums entries per entity into buckets of width (time.Minute and
+// time.Hour for the per-minute and hourly rollups), aligned as
+// time.Time.Truncate aligns them: for widths that divide a day, to the
+// start of the UTC day. A width ≤ 0 means time.Minute. An entry that spans a bucket boundary is split in
 // proportion to time, on the assumption that power was constant over it;
 // an entry of zero length falls in the bucket holding its Start. Rows come
 // sorted by Start, then Entity. Every additive field (joules, emissions,
