@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -57,10 +58,14 @@ audit log). Only a hash of each token is stored; the secret is shown once.`,
 	create.Flags().StringVar(&expires, "expires", "", "lifetime such as 720h (default: no expiry)")
 	_ = create.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"viewer", "editor", "admin"}, cobra.ShellCompDirectiveNoFileComp))
 
+	var all bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a workspace's tokens (never their secrets)",
-		Args:  cobra.NoArgs,
+		Long: `list shows a workspace's tokens. The short-lived tokens that jobs get
+(named job-…, revoked when the attempt ends) are hidden once revoked; --all
+shows them too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := m.client()
 			if err != nil {
@@ -70,23 +75,27 @@ audit log). Only a hash of each token is stored; the secret is shown once.`,
 			if err != nil {
 				return err
 			}
-			var all []joule.Token
+			var toks []joule.Token
 			opt := joule.ListOptions{Limit: joule.MaxLimit}
 			for {
 				p, err := c.ListTokens(cmd.Context(), ws, opt)
 				if err != nil {
 					return err
 				}
-				all = append(all, p.Items...)
+				for _, t := range p.Items {
+					if all || t.RevokedAt == nil || !strings.HasPrefix(t.Name, "job-") {
+						toks = append(toks, t)
+					}
+				}
 				if p.NextCursor == "" {
 					break
 				}
 				opt.Cursor = p.NextCursor
 			}
 			now := time.Now()
-			return m.print(all, func(tw *tabwriter.Writer) {
+			return m.print(toks, func(tw *tabwriter.Writer) {
 				row(tw, "NAME", "ID", "ROLE", "CREATED", "EXPIRES", "STATE")
-				for _, t := range all {
+				for _, t := range toks {
 					exp := "never"
 					if t.ExpiresAt != nil {
 						exp = fmtTime(*t.ExpiresAt)
@@ -103,6 +112,7 @@ audit log). Only a hash of each token is stored; the secret is shown once.`,
 			})
 		},
 	}
+	list.Flags().BoolVar(&all, "all", false, "also list revoked job tokens")
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token; it stops working at once",
