@@ -77,7 +77,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, fmt.Errorf("start heartbeat: %w", err)
 	}
 
-	exec, err := executor.New(executor.Config{Logger: o.logger.With("subsystem", "executor")})
+	exec, err := executor.New(executor.Config{Logger: o.logger})
 	if err != nil {
 		ln.stop()
 		return nil, fmt.Errorf("executor: %w", err)
@@ -94,7 +94,9 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		ln.stop()
 		return nil, fmt.Errorf("reconcile running jobs: %w", err)
 	}
-	q, closeQ, err := openQueue(ctx, o.storeURL, o.dataDir, node.ID, ln.worker.Handle, o.logger.With("subsystem", "queue"))
+	// River logs every migration and start at info; keep its warnings.
+	quiet := slog.New(minLevel{o.logger.Handler(), slog.LevelWarn}).With("subsystem", "queue")
+	q, closeQ, err := openQueue(ctx, o.storeURL, o.dataDir, node.ID, ln.worker.Handle, quiet)
 	if err != nil {
 		ln.stop()
 		return nil, err
@@ -122,4 +124,22 @@ func (ln *localNode) stop() {
 	for i := len(ln.closers) - 1; i >= 0; i-- {
 		ln.closers[i]()
 	}
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }
