@@ -97,3 +97,22 @@ func FuzzParseJobFile(f *testing.F) {
 		_, _ = parseJobFile("f.yaml", []byte(s))
 	})
 }
+
+// FuzzUpConfig feeds arbitrary YAML to the server's config decoder: it must
+// never panic, and errors must name the file.
+func FuzzUpConfig(f *testing.F) {
+	f.Add("listen: 127.0.0.1:8080\nstore: sqlite\n")
+	f.Add("listen_port: 9\n")
+	f.Add("data_dir: [1, 2]\n")
+	f.Add(":\n  - {")
+	f.Fuzz(func(t *testing.T, s string) {
+		var c UpConfig
+		if err := decodeStrict("joule.yaml", []byte(s), &c); err != nil {
+			if !strings.HasPrefix(ErrorText(err), "joule.yaml") {
+				t.Errorf("decodeStrict(%q) = %q, want it to name the file", s, ErrorText(err))
+			}
+			return
+		}
+		_ = c.WithDefaults(func(string) string { return "" }).Validate()
+	})
+}
