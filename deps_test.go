@@ -15,9 +15,10 @@ const module = "github.com/joule-dev/joule"
 // may import outside tests. Siblings talk in root types; only cmd/joule wires
 // everything together.
 var allowedInternal = map[string][]string{
-	// The CLI reaches the server only through the client; `joule sim` is an
-	// offline tool that runs the simulator and the pure scheduler locally.
-	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler"},
+	// The CLI reaches the server only through the client; `joule sim` and
+	// `joule energy validate` are offline tools that run the simulator and
+	// the estimation model locally.
+	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy"},
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},

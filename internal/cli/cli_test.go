@@ -155,3 +155,30 @@ func TestSimReproduces(t *testing.T) {
 		t.Error("sim with missing files: no error")
 	}
 }
+
+func TestEnergyValidate(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	if err := m.Run(t.Context(), []string{"energy", "validate", "-o", "json"}); err != nil {
+		t.Fatalf("energy validate: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `"profiles": 5`) {
+		t.Errorf("energy validate did not evaluate the 5 shipped profiles:\n%s", out.String())
+	}
+	out.Reset()
+	if err := m.Run(t.Context(), []string{"energy", "validate", "--profile", "../energy/data/profiles/E3-1240/all_cores.csv"}); err != nil {
+		t.Fatalf("energy validate --profile: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "E3-1240") || !strings.Contains(out.String(), "of 1 profiles") {
+		t.Errorf("energy validate --profile output:\n%s", out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(bad, []byte("cpu_name,cpu_load\nx,notanumber\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Run(t.Context(), []string{"energy", "validate", "--profile", bad})
+	if err == nil || !strings.Contains(cli.ErrorText(err), bad) {
+		t.Errorf("bad profile: %v, want an error naming the file", err)
+	}
+}
