@@ -63,6 +63,17 @@ type NodeUsage struct {
 	MemoryUsed   int64     `json:"memory_used_bytes"`
 	Load1        float64   `json:"load1"`
 	GPUFractions []float64 `json:"gpu_fractions,omitempty"`
+	// Power is the node's power by component over the interval before Time,
+	// each figure with how it was obtained ("measured:rapl",
+	// "estimated:tdp-curve@1", …).
+	Power []PowerReading `json:"power,omitempty"`
+}
+
+// PowerReading is one component's average power over a sampling interval.
+type PowerReading struct {
+	Component string  `json:"component"` // e.g. "package-0", "dram-0", "cpu", "memory", "gpu-0"
+	Watts     float64 `json:"watts"`
+	Method    string  `json:"method"`
 }
 
 // Event is something that happened in the installation that an operator may

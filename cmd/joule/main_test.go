@@ -354,8 +354,14 @@ func TestJobMetrics(t *testing.T) {
 	if st, body := get(t, s.base+"/v1/workspaces/default/jobs/m/usage", s.token); st != 200 || !strings.Contains(body, "cpu_user_seconds") {
 		t.Errorf("GET usage = %d %s, want samples", st, body)
 	}
+	// The node's power comes with its heartbeat, measured or estimated.
+	st, nodes := get(t, s.base+"/v1/nodes", s.token)
+	if st != 200 || !strings.Contains(nodes, `"power": [`) || !(strings.Contains(nodes, `"method": "measured:`) || strings.Contains(nodes, `"method": "estimated:`)) {
+		t.Errorf("GET /v1/nodes = %d, want usage.power with a method:\n%s", st, nodes)
+	}
 	_, body := get(t, s.base+"/metrics", "")
 	for _, want := range []string{
+		`joule_node_power_watts{component=`,
 		`joule_jobs{state="queued"} 0`,
 		`joule_jobs{state="running"} 0`,
 		`joule_job_wait_seconds_count 1`,

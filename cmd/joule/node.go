@@ -8,6 +8,7 @@ import (
 
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/executor"
 	"github.com/joule-dev/joule/internal/nodeinfo"
 	"github.com/joule-dev/joule/internal/nvml"
@@ -38,9 +39,10 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	ln := &localNode{}
 	started := time.Now().UTC().Truncate(time.Microsecond)
 	var gpus nodeinfo.GPUSource
+	var gpuPower energy.GPUSource
 	if lib, err := nvml.Open(); err == nil {
 		ln.closers = append(ln.closers, func() { lib.Close() })
-		gpus = lib
+		gpus, gpuPower = lib, lib
 	} else {
 		o.logger.Debug("no NVIDIA GPUs visible", "reason", err)
 	}
@@ -61,7 +63,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{
 		Store:   store,
 		NodeID:  node.ID,
-		Sampler: nodeinfo.NewSampler(ncfg),
+		Sampler: newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), gpuPower, o.logger.With("subsystem", "power")),
 		Logger:  o.logger.With("subsystem", "heartbeat"),
 		OnLost: func(n joule.Node) {
 			now := time.Now().UTC()

@@ -41,13 +41,16 @@ func (m *Main) nodeCommand() *cobra.Command {
 			}
 			now := time.Now()
 			return m.print(all, func(tw *tabwriter.Writer) {
-				row(tw, "NAME", "STATE", "CPUS", "MEMORY", "GPUS", "CPU USE", "POWER METERS", "HEARTBEAT")
+				row(tw, "NAME", "STATE", "CPUS", "MEMORY", "GPUS", "CPU USE", "POWER", "POWER METERS", "HEARTBEAT")
 				for _, n := range all {
-					use := "-"
+					use, power := "-", "-"
 					if n.Usage != nil {
 						use = fmt.Sprintf("%.0f%%", n.Usage.CPUFraction*100)
+						if len(n.Usage.Power) > 0 {
+							power = powerSummary(n.Usage.Power)
+						}
 					}
-					row(tw, n.Name, n.State, n.CPUCores, fmtBytes(n.MemoryBytes), len(n.GPUs), use, meterSummary(n), fmtAgo(n.LastHeartbeat, now))
+					row(tw, n.Name, n.State, n.CPUCores, fmtBytes(n.MemoryBytes), len(n.GPUs), use, power, meterSummary(n), fmtAgo(n.LastHeartbeat, now))
 				}
 			})
 		},
@@ -92,6 +95,12 @@ func (m *Main) nodeCommand() *cobra.Command {
 				if u := n.Usage; u != nil {
 					row(tw, "CPU use:", fmt.Sprintf("%.1f%% (load %.2f)", u.CPUFraction*100, u.Load1))
 					row(tw, "Memory use:", fmtBytes(u.MemoryUsed))
+					if len(u.Power) > 0 {
+						row(tw, "Power:", powerSummary(u.Power))
+						for _, p := range u.Power {
+							row(tw, "", fmt.Sprintf("%s %.1f W (%s)", p.Component, p.Watts, p.Method))
+						}
+					}
 				}
 			})
 		},
@@ -155,4 +164,20 @@ func (m *Main) nodeTopCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&once, "once", false, "print once and exit")
 	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "refresh interval")
 	return cmd
+}
+
+// powerSummary totals a node's power and says how it was obtained, never
+// hiding a mix of measured and estimated figures.
+func powerSummary(ps []joule.PowerReading) string {
+	total := 0.0
+	methods := map[string]bool{}
+	var order []string
+	for _, p := range ps {
+		total += p.Watts
+		if !methods[p.Method] {
+			methods[p.Method] = true
+			order = append(order, p.Method)
+		}
+	}
+	return fmt.Sprintf("%.1f W (%s)", total, strings.Join(order, " + "))
 }

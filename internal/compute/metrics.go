@@ -14,9 +14,11 @@ import (
 //	joule_jobs{state}                      jobs queued, scheduled or running now (read from the store at scrape time)
 //	joule_job_wait_seconds                 time from submission to the first attempt's start
 //	joule_job_duration_seconds{state}      run time of ended attempts, by how they ended
+//	joule_node_power_watts{node,component,method}  each node's power at its last heartbeat
 type Metrics struct {
 	store    joule.Store
 	depth    *prometheus.Desc
+	power    *prometheus.Desc
 	wait     prometheus.Histogram
 	duration *prometheus.HistogramVec
 }
@@ -26,6 +28,7 @@ func NewMetrics(reg prometheus.Registerer, store joule.Store) (*Metrics, error) 
 	m := &Metrics{
 		store: store,
 		depth: prometheus.NewDesc("joule_jobs", "Jobs that have not ended, by state.", []string{"state"}, nil),
+		power: prometheus.NewDesc("joule_node_power_watts", "Node power at its last heartbeat, by component and how it was obtained (measured:… or estimated:…).", []string{"node", "component", "method"}, nil),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "joule_job_wait_seconds",
 			Help:    "Time from a job's submission to the start of its first attempt.",
@@ -46,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer, store joule.Store) (*Metrics, error) 
 }
 
 // Describe implements prometheus.Collector for the queue-depth gauge.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.depth }
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.depth; ch <- m.power }
 
 // Collect counts the jobs in each non-terminal state.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
@@ -59,6 +62,19 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 		ch <- prometheus.MustNewConstMetric(m.depth, prometheus.GaugeValue, float64(len(js)), string(st))
+	}
+	nodes, _, err := m.store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(m.power, err)
+		return
+	}
+	for _, n := range nodes {
+		if n.Usage == nil || n.State != joule.NodeReady {
+			continue
+		}
+		for _, p := range n.Usage.Power {
+			ch <- prometheus.MustNewConstMetric(m.power, prometheus.GaugeValue, p.Watts, n.Name, p.Component, p.Method)
+		}
 	}
 }
 

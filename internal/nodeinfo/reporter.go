@@ -21,6 +21,11 @@ type Heartbeater interface {
 	MarkLostNodes(ctx context.Context, cutoff time.Time) ([]joule.Node, error)
 }
 
+// UsageSampler supplies a node's usage.
+type UsageSampler interface {
+	Sample(ctx context.Context) (joule.NodeUsage, error)
+}
+
 // ReporterConfig configures a [Reporter].
 type ReporterConfig struct {
 	// Store receives the heartbeats. Required.
@@ -28,7 +33,8 @@ type ReporterConfig struct {
 	// NodeID is the registered node to heartbeat for. Required.
 	NodeID string
 	// Sampler supplies the usage sent with each heartbeat; nil sends none.
-	Sampler *Sampler
+	// *Sampler is one; the server wraps it to add the node's power.
+	Sampler UsageSampler
 	// Interval is the time between heartbeats; 0 means 10s.
 	Interval time.Duration
 	// LostAfter is how long a node may go without a heartbeat before each
