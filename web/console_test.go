@@ -426,7 +426,8 @@ func TestOverviewListsNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.Heartbeat(ctx, small.ID, now.Add(-12*time.Second), &joule.NodeUsage{Time: now.Add(-12 * time.Second), CPUFraction: 0.375, MemoryUsed: 3 << 30, Load1: 0.8}); err != nil {
+	if err := f.store.Heartbeat(ctx, small.ID, now.Add(-12*time.Second), &joule.NodeUsage{Time: now.Add(-12 * time.Second), CPUFraction: 0.375, MemoryUsed: 3 << 30, Load1: 0.8,
+		Power: []joule.PowerReading{{Component: "cpu", Watts: 5.5, Method: "estimated:tdp-curve@1"}, {Component: "memory", Watts: 0.5, Method: "estimated:tdp-curve@1"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.store.UpsertNode(ctx, joule.Node{
@@ -449,6 +450,7 @@ func TestOverviewListsNodes(t *testing.T) {
 		"no power meter detected: energy will be estimated", "12 s ago", "37.5 %",
 		"gpu-01", "2 × NVIDIA H100 80GB HBM3", "rapl: package-0", "nvml: GPU 0", "768.0 GiB", "state-lost",
 		`<svg xmlns="http://www.w3.org/2000/svg" class="chart"`, "edge-01: 37.5 %",
+		"6.0 W", "estimated:tdp-curve@1",
 	} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("overview lacks %q", want)

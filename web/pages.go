@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/joule-dev/joule"
@@ -27,6 +28,8 @@ type nodeRow struct {
 	GPUSummary string   // "none", or "2 × NVIDIA H100"
 	MeterNames []string // "rapl: package-0"; empty when none was detected
 	CPU        string   // "37.5 %", or "—" without usage
+	Power      string   // "6.0 W", or "—" without a reading
+	PowerHow   string   // how it was obtained: "estimated:tdp-curve@1", "measured:rapl", …
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
@@ -45,12 +48,24 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	var bars []chart.Item
 	for _, n := range st.Nodes {
-		row := nodeRow{Node: n, GPUSummary: gpuSummary(n.GPUs), CPU: "—"}
+		row := nodeRow{Node: n, GPUSummary: gpuSummary(n.GPUs), CPU: "—", Power: "—"}
 		for _, m := range n.Meters {
 			row.MeterNames = append(row.MeterNames, m.Kind+": "+m.Name)
 		}
 		if n.Usage != nil {
 			row.CPU = chart.FormatValue(n.Usage.CPUFraction*100) + " %"
+			if len(n.Usage.Power) > 0 {
+				total := 0.0
+				var how []string
+				for _, p := range n.Usage.Power {
+					total += p.Watts
+					if !slices.Contains(how, p.Method) {
+						how = append(how, p.Method)
+					}
+				}
+				row.Power = fmt.Sprintf("%.1f W", total)
+				row.PowerHow = strings.Join(how, " + ")
+			}
 			bars = append(bars, chart.Item{Label: n.Name, Value: n.Usage.CPUFraction * 100})
 		}
 		v.Nodes = append(v.Nodes, row)
