@@ -239,9 +239,12 @@ type Job struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	CreatedBy   string     `json:"created_by,omitempty"`
 	StartAt     *time.Time `json:"start_at,omitempty"` // planned start, when scheduled for later
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// Energy sums the energy, emissions and cost of the job's attempts; nil
+	// until an attempt has been accounted.
+	Energy     *JobEnergy `json:"energy,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // JobTransition records one change of a job's state, with its reason.
@@ -350,6 +353,7 @@ type Attempt struct {
 	CPUUserSec float64    `json:"cpu_user_seconds"`
 	CPUSysSec  float64    `json:"cpu_system_seconds"`
 	PeakMemory int64      `json:"peak_memory_bytes"`
+	Energy     *JobEnergy `json:"energy,omitempty"`
 }
 
 // JobFilter selects jobs. Zero fields do not filter.
