@@ -109,6 +109,7 @@
 //     given; a JobSpec round-trips through its JSON encoding, so empty
 //     omitempty collections (Env, Labels, Selector, DependsOn) come back nil,
 //     and its NotBefore and Deadline are truncated to the microsecond in UTC.
+//     Job and Attempt Energy (003_energy) is JSON, NULL for nil; NaN/Inf gives EINVALID.
 //   - Schedule names are unique per workspace (ECONFLICT); CreateSchedule in
 //     a missing workspace gives ENOTFOUND. ListSchedules lists a workspace's
 //     schedules, or every schedule for "", by ID. UpdateSchedule replaces

@@ -19,14 +19,14 @@ import (
 // Jobs
 
 const jobCols = "id, workspace_id, name, spec, state, reason, exit_code, attempts, node_id, gpu_indices, " +
-	"created_at, created_by, start_at, started_at, finished_at, updated_at"
+	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy"
 
 func scanJob(s pgx.Row) (joule.Job, error) {
 	var j joule.Job
 	var name, state string
-	var spec, gpus []byte
+	var spec, gpus, energy []byte
 	if err := s.Scan(&j.ID, &j.WorkspaceID, &name, &spec, &state, &j.Reason, &j.ExitCode, &j.Attempts, &j.NodeID, &gpus,
-		&j.CreatedAt, &j.CreatedBy, &j.StartAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt); err != nil {
+		&j.CreatedAt, &j.CreatedBy, &j.StartAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt, &energy); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal(spec, &j.Spec); err != nil {
@@ -34,6 +34,10 @@ func scanJob(s pgx.Row) (joule.Job, error) {
 	}
 	if err := json.Unmarshal(gpus, &j.GPUIndices); err != nil {
 		return j, fmt.Errorf("job %s: decode gpu_indices: %w", j.ID, err)
+	}
+	var err error
+	if j.Energy, err = decodeEnergy(energy); err != nil {
+		return j, fmt.Errorf("job %s: %w", j.ID, err)
 	}
 	j.State = joule.JobState(state)
 	j.CreatedAt = fromDB(j.CreatedAt)
@@ -52,16 +56,50 @@ func specJSON(s joule.JobSpec) (string, error) {
 	return string(b), err
 }
 
-// encodeJob returns j's JSON columns: the spec and the GPU indices.
-func encodeJob(j joule.Job) (spec, gpus string, err error) {
+// encodeJob returns j's JSON columns: the spec, the GPU indices and the
+// energy (nil, for NULL, when j.Energy is nil).
+func encodeJob(j joule.Job) (spec, gpus string, energy any, err error) {
 	if spec, err = specJSON(j.Spec); err != nil {
-		return "", "", fmt.Errorf("encode spec: %w", err)
+		return "", "", nil, fmt.Errorf("encode spec: %w", err)
 	}
 	b, err := json.Marshal(j.GPUIndices)
 	if err != nil {
-		return "", "", fmt.Errorf("encode gpu_indices: %w", err)
+		return "", "", nil, fmt.Errorf("encode gpu_indices: %w", err)
 	}
-	return spec, string(b), nil
+	if energy, err = encodeEnergy(j.Energy); err != nil {
+		return "", "", nil, err
+	}
+	return spec, string(b), energy, nil
+}
+
+// decodeEnergy decodes an energy column; NULL (nil) is nil.
+func decodeEnergy(b []byte) (*joule.JobEnergy, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var e joule.JobEnergy
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode energy: %w", err)
+	}
+	return &e, nil
+}
+
+// encodeEnergy returns e as a JSON string, or nil (NULL) when e is nil. A
+// NaN or infinite number gives EINVALID, for JSON cannot hold it.
+func encodeEnergy(e *joule.JobEnergy) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	for _, f := range []float64{e.Joules, e.MeasuredJoules, e.EstimatedJoules, e.EmissionsG, e.IntensityGPerKWh, e.PUE, e.Cost} {
+		if !finite(f) {
+			return nil, joule.Errorf(joule.EINVALID, "energy: %v is not a finite number", f)
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode energy: %w", err)
+	}
+	return string(b), nil
 }
 
 // insertTransition appends a transition to the job's history in tx, numbering
@@ -94,7 +132,7 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	spec, gpus, err := encodeJob(j)
+	spec, gpus, energy, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -104,10 +142,10 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	}
 	failed := false // the transaction's function returned the error
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO jobs ("+jobCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+		_, err := tx.Exec(ctx, "INSERT INTO jobs ("+jobCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
 			j.ID, j.WorkspaceID, j.Spec.Name, spec, string(j.State), j.Reason, j.ExitCode, j.Attempts,
 			j.NodeID, gpus, utcMicro(j.CreatedAt), j.CreatedBy, utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt),
-			utcMicroPtr(j.FinishedAt), utcMicro(j.UpdatedAt))
+			utcMicroPtr(j.FinishedAt), utcMicro(j.UpdatedAt), energy)
 		switch {
 		case err == nil:
 		case violates(err, uniqueViolation, "jobs_pkey"):
@@ -274,15 +312,15 @@ func updateJobTx(ctx context.Context, tx pgx.Tx, id string, from []joule.JobStat
 		return err
 	}
 	j.UpdatedAt = nextUpdatedAt(old.UpdatedAt, j.UpdatedAt)
-	spec, gpus, err := encodeJob(j)
+	spec, gpus, energy, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
 	*out, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET name = $1, spec = $2, state = $3, reason = $4,
 		exit_code = $5, attempts = $6, node_id = $7, gpu_indices = $8, created_by = $9, start_at = $10,
-		started_at = $11, finished_at = $12, updated_at = $13 WHERE id = $14 RETURNING `+jobCols,
+		started_at = $11, finished_at = $12, updated_at = $13, energy = $14 WHERE id = $15 RETURNING `+jobCols,
 		j.Spec.Name, spec, string(j.State), j.Reason, j.ExitCode, j.Attempts, j.NodeID, gpus, j.CreatedBy,
-		utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt), utcMicroPtr(j.FinishedAt), j.UpdatedAt, id))
+		utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt), utcMicroPtr(j.FinishedAt), j.UpdatedAt, energy, id))
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
@@ -368,14 +406,19 @@ func (db *DB) ListJobTransitions(ctx context.Context, jobID string) ([]joule.Job
 
 // Attempts
 
-const attemptCols = "job_id, n, node_id, pid, state, reason, exit_code, signal, started_at, finished_at, log_path, limits, cpu_user, cpu_sys, peak_memory"
+const attemptCols = "job_id, n, node_id, pid, state, reason, exit_code, signal, started_at, finished_at, log_path, limits, cpu_user, cpu_sys, peak_memory, energy"
 
 func scanAttempt(s pgx.Row) (joule.Attempt, error) {
 	var a joule.Attempt
 	var state string
+	var energy []byte
 	if err := s.Scan(&a.JobID, &a.N, &a.NodeID, &a.PID, &state, &a.Reason, &a.ExitCode, &a.Signal, &a.StartedAt,
-		&a.FinishedAt, &a.LogPath, &a.Limits, &a.CPUUserSec, &a.CPUSysSec, &a.PeakMemory); err != nil {
+		&a.FinishedAt, &a.LogPath, &a.Limits, &a.CPUUserSec, &a.CPUSysSec, &a.PeakMemory, &energy); err != nil {
 		return a, err
+	}
+	var err error
+	if a.Energy, err = decodeEnergy(energy); err != nil {
+		return a, fmt.Errorf("attempt %s/%d: %w", a.JobID, a.N, err)
 	}
 	a.State = joule.JobState(state)
 	a.StartedAt = fromDB(a.StartedAt)
@@ -395,15 +438,20 @@ func (db *DB) PutAttempt(ctx context.Context, a joule.Attempt) error {
 	if !finite(a.CPUUserSec) || !finite(a.CPUSysSec) {
 		return joule.Errorf(joule.EINVALID, "attempt CPU time: must be a finite number")
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO job_attempts (`+attemptCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+	energy, err := encodeEnergy(a.Energy)
+	if err != nil {
+		return fmt.Errorf("put attempt: %w", err)
+	}
+	_, err = db.pool.Exec(ctx, `INSERT INTO job_attempts (`+attemptCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (job_id, n) DO UPDATE SET
 			node_id = excluded.node_id, pid = excluded.pid, state = excluded.state, reason = excluded.reason,
 			exit_code = excluded.exit_code, signal = excluded.signal, started_at = excluded.started_at,
 			finished_at = excluded.finished_at, log_path = excluded.log_path, limits = excluded.limits,
-			cpu_user = excluded.cpu_user, cpu_sys = excluded.cpu_sys, peak_memory = excluded.peak_memory`,
+			cpu_user = excluded.cpu_user, cpu_sys = excluded.cpu_sys, peak_memory = excluded.peak_memory,
+			energy = excluded.energy`,
 		a.JobID, a.N, a.NodeID, a.PID, string(a.State), a.Reason, a.ExitCode, a.Signal,
-		utcMicro(a.StartedAt), utcMicroPtr(a.FinishedAt), a.LogPath, a.Limits, a.CPUUserSec, a.CPUSysSec, a.PeakMemory)
+		utcMicro(a.StartedAt), utcMicroPtr(a.FinishedAt), a.LogPath, a.Limits, a.CPUUserSec, a.CPUSysSec, a.PeakMemory, energy)
 	switch {
 	case err == nil:
 		return nil

@@ -17,7 +17,7 @@ import (
 // Jobs
 
 const jobCols = "id, workspace_id, name, spec, state, reason, exit_code, attempts, node_id, gpu_indices, " +
-	"created_at, created_by, start_at, started_at, finished_at, updated_at"
+	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy"
 
 func scanJob(s scanner) (joule.Job, error) {
 	var j joule.Job
@@ -26,8 +26,9 @@ func scanJob(s scanner) (joule.Job, error) {
 	var created, updated int64
 	var startAt, started, finished sql.NullInt64
 	var name string
+	var energy sql.NullString
 	if err := s.Scan(&j.ID, &j.WorkspaceID, &name, &spec, &j.State, &j.Reason, &exit, &j.Attempts, &j.NodeID, &gpus,
-		&created, &j.CreatedBy, &startAt, &started, &finished, &updated); err != nil {
+		&created, &j.CreatedBy, &startAt, &started, &finished, &updated, &energy); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
@@ -35,6 +36,10 @@ func scanJob(s scanner) (joule.Job, error) {
 	}
 	if err := json.Unmarshal([]byte(gpus), &j.GPUIndices); err != nil {
 		return j, fmt.Errorf("job %s: decode gpu_indices: %w", j.ID, err)
+	}
+	var err error
+	if j.Energy, err = decodeEnergy(energy.String, energy.Valid); err != nil {
+		return j, fmt.Errorf("job %s: %w", j.ID, err)
 	}
 	if exit.Valid {
 		c := int(exit.Int64)
@@ -71,16 +76,50 @@ func nullInt(p *int) any {
 	return int64(*p)
 }
 
-// encodeJob returns j's JSON columns: the spec and the GPU indices.
-func encodeJob(j joule.Job) (spec, gpus string, err error) {
+// encodeJob returns j's JSON columns: the spec, the GPU indices and the
+// energy (nil, for NULL, when j.Energy is nil).
+func encodeJob(j joule.Job) (spec, gpus string, energy any, err error) {
 	if spec, err = specJSON(j.Spec); err != nil {
-		return "", "", fmt.Errorf("encode spec: %w", err)
+		return "", "", nil, fmt.Errorf("encode spec: %w", err)
 	}
 	b, err := json.Marshal(j.GPUIndices)
 	if err != nil {
-		return "", "", fmt.Errorf("encode gpu_indices: %w", err)
+		return "", "", nil, fmt.Errorf("encode gpu_indices: %w", err)
 	}
-	return spec, string(b), nil
+	if energy, err = encodeEnergy(j.Energy); err != nil {
+		return "", "", nil, err
+	}
+	return spec, string(b), energy, nil
+}
+
+// decodeEnergy decodes an energy column; NULL (valid false) is nil.
+func decodeEnergy(s string, valid bool) (*joule.JobEnergy, error) {
+	if !valid {
+		return nil, nil
+	}
+	var e joule.JobEnergy
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return nil, fmt.Errorf("decode energy: %w", err)
+	}
+	return &e, nil
+}
+
+// encodeEnergy returns e as a JSON string, or nil (NULL) when e is nil. A
+// NaN or infinite number gives EINVALID, for JSON cannot hold it.
+func encodeEnergy(e *joule.JobEnergy) (any, error) {
+	if e == nil {
+		return nil, nil
+	}
+	for _, f := range []float64{e.Joules, e.MeasuredJoules, e.EstimatedJoules, e.EmissionsG, e.IntensityGPerKWh, e.PUE, e.Cost} {
+		if !finite(f) {
+			return nil, joule.Errorf(joule.EINVALID, "energy: %v is not a finite number", f)
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode energy: %w", err)
+	}
+	return string(b), nil
 }
 
 // insertTransition appends a transition to the job's history in tx, numbering
@@ -112,7 +151,7 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	spec, gpus, err := encodeJob(j)
+	spec, gpus, energy, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -122,10 +161,10 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	}
 	failed := false // the transaction's function returned the error
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err := tx.ExecContext(ctx, "INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			j.ID, j.WorkspaceID, j.Spec.Name, spec, string(j.State), j.Reason, nullInt(j.ExitCode), j.Attempts,
 			j.NodeID, gpus, micros(j.CreatedAt), j.CreatedBy, nullMicros(j.StartAt), nullMicros(j.StartedAt),
-			nullMicros(j.FinishedAt), micros(j.UpdatedAt))
+			nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy)
 		switch {
 		case err == nil:
 		case isUnique(err, "jobs.id"):
@@ -290,15 +329,15 @@ func (db *DB) updateJobTx(ctx context.Context, tx *sql.Tx, id string, from []jou
 		return err
 	}
 	j.UpdatedAt = nextUpdatedAt(old.UpdatedAt, j.UpdatedAt)
-	spec, gpus, err := encodeJob(j)
+	spec, gpus, energy, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
 	*out, err = scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET name = ?, spec = ?, state = ?, reason = ?,
 		exit_code = ?, attempts = ?, node_id = ?, gpu_indices = ?, created_by = ?, start_at = ?, started_at = ?,
-		finished_at = ?, updated_at = ? WHERE id = ? RETURNING `+jobCols,
+		finished_at = ?, updated_at = ?, energy = ? WHERE id = ? RETURNING `+jobCols,
 		j.Spec.Name, spec, string(j.State), j.Reason, nullInt(j.ExitCode), j.Attempts, j.NodeID, gpus, j.CreatedBy,
-		nullMicros(j.StartAt), nullMicros(j.StartedAt), nullMicros(j.FinishedAt), micros(j.UpdatedAt), id))
+		nullMicros(j.StartAt), nullMicros(j.StartedAt), nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy, id))
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
@@ -383,15 +422,20 @@ func (db *DB) ListJobTransitions(ctx context.Context, jobID string) ([]joule.Job
 
 // Attempts
 
-const attemptCols = "job_id, n, node_id, pid, state, reason, exit_code, signal, started_at, finished_at, log_path, limits, cpu_user, cpu_sys, peak_memory"
+const attemptCols = "job_id, n, node_id, pid, state, reason, exit_code, signal, started_at, finished_at, log_path, limits, cpu_user, cpu_sys, peak_memory, energy"
 
 func scanAttempt(s scanner) (joule.Attempt, error) {
 	var a joule.Attempt
 	var exit, finished sql.NullInt64
 	var started int64
+	var energy sql.NullString
 	if err := s.Scan(&a.JobID, &a.N, &a.NodeID, &a.PID, &a.State, &a.Reason, &exit, &a.Signal, &started, &finished,
-		&a.LogPath, &a.Limits, &a.CPUUserSec, &a.CPUSysSec, &a.PeakMemory); err != nil {
+		&a.LogPath, &a.Limits, &a.CPUUserSec, &a.CPUSysSec, &a.PeakMemory, &energy); err != nil {
 		return a, err
+	}
+	var err error
+	if a.Energy, err = decodeEnergy(energy.String, energy.Valid); err != nil {
+		return a, fmt.Errorf("attempt %s/%d: %w", a.JobID, a.N, err)
 	}
 	if exit.Valid {
 		c := int(exit.Int64)
@@ -412,15 +456,20 @@ func (db *DB) PutAttempt(ctx context.Context, a joule.Attempt) error {
 	if !finite(a.CPUUserSec) || !finite(a.CPUSysSec) {
 		return joule.Errorf(joule.EINVALID, "attempt CPU time: must be a finite number")
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO job_attempts (`+attemptCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	energy, err := encodeEnergy(a.Energy)
+	if err != nil {
+		return fmt.Errorf("put attempt: %w", err)
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO job_attempts (`+attemptCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (job_id, n) DO UPDATE SET
 			node_id = excluded.node_id, pid = excluded.pid, state = excluded.state, reason = excluded.reason,
 			exit_code = excluded.exit_code, signal = excluded.signal, started_at = excluded.started_at,
 			finished_at = excluded.finished_at, log_path = excluded.log_path, limits = excluded.limits,
-			cpu_user = excluded.cpu_user, cpu_sys = excluded.cpu_sys, peak_memory = excluded.peak_memory`,
+			cpu_user = excluded.cpu_user, cpu_sys = excluded.cpu_sys, peak_memory = excluded.peak_memory,
+			energy = excluded.energy`,
 		a.JobID, a.N, a.NodeID, a.PID, string(a.State), a.Reason, nullInt(a.ExitCode), a.Signal,
-		micros(a.StartedAt), nullMicros(a.FinishedAt), a.LogPath, a.Limits, a.CPUUserSec, a.CPUSysSec, a.PeakMemory)
+		micros(a.StartedAt), nullMicros(a.FinishedAt), a.LogPath, a.Limits, a.CPUUserSec, a.CPUSysSec, a.PeakMemory, energy)
 	switch {
 	case err == nil:
 		return nil

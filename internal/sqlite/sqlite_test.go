@@ -235,3 +235,58 @@ func BenchmarkAppendAudit(b *testing.B) {
 		}
 	}
 }
+
+// TestUpgradeTo003 opens a database whose schema stops at 002_jobs, with a
+// job and an attempt in it, and checks that 003_energy applies on top: the
+// old rows read back with a nil Energy, and Energy can then be stored.
+func TestUpgradeTo003(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	w := joule.Workspace{ID: joule.NewID("ws", now), Name: "old", CreatedAt: now}
+	j := joule.Job{ID: joule.NewID("job", now), WorkspaceID: w.ID, Spec: joule.JobSpec{Name: "train"},
+		State: joule.JobQueued, CreatedAt: now, UpdatedAt: now}
+	a := joule.Attempt{JobID: j.ID, N: 1, State: joule.JobRunning, StartedAt: now}
+	if err := db.CreateWorkspace(ctx, w); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	if err := db.CreateJob(ctx, j, nil); err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	if err := db.PutAttempt(ctx, a); err != nil {
+		t.Fatalf("PutAttempt: %v", err)
+	}
+	db.Close()
+	// Back to the schema before 003.
+	for _, q := range []string{
+		"ALTER TABLE jobs DROP COLUMN energy",
+		"ALTER TABLE job_attempts DROP COLUMN energy",
+		"DELETE FROM schema_migrations WHERE version >= 3",
+	} {
+		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	db = mustOpenStore(t, path)
+	got, err := db.GetJob(ctx, "", j.ID)
+	if err != nil || got.Energy != nil {
+		t.Fatalf("GetJob after upgrade = Energy %+v, %v; want nil, no error", got.Energy, err)
+	}
+	e := &joule.JobEnergy{Joules: 1.5, EstimatedJoules: 1.5, Method: "estimated:tdp-curve@1", PUE: 1.2}
+	if got, err = db.UpdateJob(ctx, j.ID, nil, "", func(j *joule.Job) error { j.Energy = e; return nil }, nil); err != nil {
+		t.Fatalf("UpdateJob(set energy) after upgrade: %v", err)
+	}
+	if diff := cmp.Diff(e, got.Energy); diff != "" {
+		t.Errorf("Energy after upgrade mismatch (-want +got):\n%s", diff)
+	}
+	as, err := db.ListAttempts(ctx, j.ID)
+	if err != nil || len(as) != 1 || as[0].Energy != nil {
+		t.Errorf("ListAttempts after upgrade = %+v, %v; want one attempt with nil Energy", as, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -57,6 +58,8 @@ var jobTests = []struct {
 	{"UpdateJobSerialises", testUpdateJobSerialises},
 	{"JobTxFuncRollback", testJobTxFuncRollback},
 	{"Attempts", testAttempts},
+	{"JobEnergy", testJobEnergy},
+	{"AttemptEnergy", testAttemptEnergy},
 	{"JobMetrics", testJobMetrics},
 	{"Usage", testUsage},
 	{"Schedules", testSchedules},
@@ -647,6 +650,134 @@ func testAttempts(t *testing.T, s joule.Store) {
 	}
 	wantCode(t, "PutAttempt(missing job)", s.PutAttempt(ctx, joule.Attempt{JobID: "job_missing", N: 1, StartedAt: base}), joule.ENOTFOUND)
 	wantCode(t, "PutAttempt(N 0)", s.PutAttempt(ctx, joule.Attempt{JobID: j.ID, N: 0, StartedAt: base}), joule.EINVALID)
+}
+
+// testEnergy returns a JobEnergy whose floats do not survive a careless
+// round trip: binary fractions, the extremes of float64, a subnormal.
+func testEnergy(method string) *joule.JobEnergy {
+	return &joule.JobEnergy{
+		Joules:           0.1 + 0.2,
+		MeasuredJoules:   1.0 / 3,
+		EstimatedJoules:  2.0/3 - 0.1,
+		Method:           method,
+		EmissionsG:       math.MaxFloat64,
+		IntensityGPerKWh: math.SmallestNonzeroFloat64,
+		IntensitySource:  "static: world average",
+		PUE:              1.58,
+		Cost:             1e-7,
+		Currency:         "EUR",
+	}
+}
+
+func testJobEnergy(t *testing.T, s joule.Store) {
+	ctx := t.Context()
+	w := mustCreateWorkspace(t, s, "research")
+	j := mustCreateJob(t, s, testJob(w.ID, idAt("job", 1), "train"))
+	withEnergy := testJob(w.ID, idAt("job", 2), "measured")
+	withEnergy.Energy = testEnergy("measured:rapl; attribution: cpu-time share")
+	mustCreateJob(t, s, withEnergy)
+
+	// nil stays nil; a value given to CreateJob round-trips.
+	if got := mustGetJob(t, s, j.ID); got.Energy != nil {
+		t.Errorf("GetJob of a job without energy: Energy = %+v, want nil", got.Energy)
+	}
+	if diff := cmp.Diff(withEnergy, mustGetJob(t, s, withEnergy.ID)); diff != "" {
+		t.Errorf("GetJob of a job created with energy mismatch (-want +got):\n%s", diff)
+	}
+
+	// UpdateJob sets it.
+	e := testEnergy("estimated:tdp-curve@1; attribution: cpu-time share")
+	e.Currency = "" // omitempty: "" comes back ""
+	got, err := s.UpdateJob(ctx, j.ID, nil, "", func(j *joule.Job) error {
+		j.Energy = e
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatalf("UpdateJob(set energy): %v", err)
+	}
+	want := j
+	want.Energy, want.UpdatedAt = e, got.UpdatedAt
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("UpdateJob(set energy) mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, mustGetJob(t, s, j.ID)); diff != "" {
+		t.Errorf("GetJob after UpdateJob(set energy) mismatch (-want +got):\n%s", diff)
+	}
+	js, _, err := s.ListJobs(ctx, joule.JobFilter{WorkspaceID: w.ID})
+	if err != nil {
+		t.Fatalf("ListJobs: %v", err)
+	}
+	if diff := cmp.Diff([]joule.Job{want, withEnergy}, js); diff != "" {
+		t.Errorf("ListJobs with energy mismatch (-want +got):\n%s", diff)
+	}
+
+	// A change that leaves it alone keeps it; one that sets nil clears it.
+	got, err = s.UpdateJob(ctx, j.ID, nil, "", func(j *joule.Job) error { j.Reason = "kept"; return nil }, nil)
+	if err != nil {
+		t.Fatalf("UpdateJob(keep energy): %v", err)
+	}
+	if diff := cmp.Diff(e, got.Energy); diff != "" {
+		t.Errorf("UpdateJob that leaves Energy alone mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := s.UpdateJob(ctx, j.ID, nil, "", func(j *joule.Job) error { j.Energy = nil; return nil }, nil); err != nil {
+		t.Fatalf("UpdateJob(clear energy): %v", err)
+	}
+	if got := mustGetJob(t, s, j.ID); got.Energy != nil {
+		t.Errorf("GetJob after clearing Energy: %+v, want nil", got.Energy)
+	}
+
+	// JSON holds no NaN: EINVALID, and nothing stored.
+	_, err = s.UpdateJob(ctx, withEnergy.ID, nil, "", func(j *joule.Job) error {
+		j.Energy = &joule.JobEnergy{Joules: math.NaN()}
+		return nil
+	}, nil)
+	wantCode(t, "UpdateJob(NaN energy)", err, joule.EINVALID)
+	if diff := cmp.Diff(withEnergy, mustGetJob(t, s, withEnergy.ID)); diff != "" {
+		t.Errorf("GetJob after a refused UpdateJob(NaN energy) mismatch (-want +got):\n%s", diff)
+	}
+	bad := testJob(w.ID, idAt("job", 3), "bad")
+	bad.Energy = &joule.JobEnergy{Cost: math.Inf(1)}
+	wantCode(t, "CreateJob(infinite energy)", s.CreateJob(ctx, bad, nil), joule.EINVALID)
+}
+
+func testAttemptEnergy(t *testing.T, s joule.Store) {
+	ctx := t.Context()
+	w := mustCreateWorkspace(t, s, "research")
+	j := mustCreateJob(t, s, testJob(w.ID, idAt("job", 1), "train"))
+
+	a1 := joule.Attempt{JobID: j.ID, N: 1, NodeID: "node_1", State: joule.JobFailed, StartedAt: stored(base),
+		FinishedAt: ptr(stored(base.Add(time.Minute))), Energy: testEnergy("measured:rapl")}
+	a2 := joule.Attempt{JobID: j.ID, N: 2, NodeID: "node_1", State: joule.JobRunning, StartedAt: stored(base.Add(time.Hour))}
+	list := func(what string, want ...joule.Attempt) {
+		t.Helper()
+		got, err := s.ListAttempts(ctx, j.ID)
+		if err != nil {
+			t.Fatalf("ListAttempts (%s): %v", what, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ListAttempts (%s) mismatch (-want +got):\n%s", what, diff)
+		}
+	}
+	for _, a := range []joule.Attempt{a1, a2} {
+		if err := s.PutAttempt(ctx, a); err != nil {
+			t.Fatalf("PutAttempt(%d): %v", a.N, err)
+		}
+	}
+	list("one with energy, one without", a1, a2)
+
+	// Replacing sets and clears it.
+	a1.Energy, a2.Energy = nil, testEnergy("estimated:tdp-curve@1")
+	for _, a := range []joule.Attempt{a1, a2} {
+		if err := s.PutAttempt(ctx, a); err != nil {
+			t.Fatalf("PutAttempt(%d, replace): %v", a.N, err)
+		}
+	}
+	list("after replace", a1, a2)
+
+	bad := a2
+	bad.Energy = &joule.JobEnergy{EmissionsG: math.Inf(-1)}
+	wantCode(t, "PutAttempt(infinite energy)", s.PutAttempt(ctx, bad), joule.EINVALID)
+	list("after a refused PutAttempt", a1, a2)
 }
 
 func testJobMetrics(t *testing.T, s joule.Store) {
