@@ -22,6 +22,7 @@ type localNode struct {
 	worker   *compute.Worker
 	queue    *queue.Queue
 	reporter *nodeinfo.Reporter
+	power    *powerSampler
 	closers  []func()
 }
 
@@ -60,10 +61,13 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	node = ln.node
 	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
 		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
+	ln.power = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower, o.logger.With("subsystem", "power"))
+	ln.power.Start(ctx)
+	ln.closers = append(ln.closers, ln.power.Stop)
 	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{
 		Store:   store,
 		NodeID:  node.ID,
-		Sampler: newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), gpuPower, o.logger.With("subsystem", "power")),
+		Sampler: ln.power,
 		Logger:  o.logger.With("subsystem", "heartbeat"),
 		OnLost: func(n joule.Node) {
 			now := time.Now().UTC()
@@ -87,6 +91,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
 		OnFinish: o.onFinish, Metrics: o.metrics, Logger: o.logger.With("subsystem", "worker"),
+		Account: newAccountant(ln.power).Account,
 	})
 	if err != nil {
 		ln.stop()

@@ -5,26 +5,44 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/nodeinfo"
 )
 
-// powerSampler adds the node's power to each usage sample: measured by
-// RAPL or hwmon where the machine exposes them (plus NVML for GPUs), and
-// otherwise estimated by the model from the same sample's utilisation.
+// powerSampler samples this node's utilisation and power once a second and
+// keeps the last hours of intervals, from which each job attempt's energy
+// is attributed when it ends. Power is measured by RAPL or hwmon where the
+// machine exposes them (plus NVML for GPUs), and otherwise estimated by the
+// model from the same second's utilisation. The heartbeat reports the latest
+// sample.
 type powerSampler struct {
-	usage  nodeinfo.UsageSampler
-	meters []energy.Meter
-	last   joule.NodeUsage // the sample the estimated meter reads
-	logger *slog.Logger
-	warned bool
+	usage     nodeinfo.UsageSampler
+	cores     int
+	meters    []energy.Meter
+	idle      map[string]float64 // idle watts by component, where known
+	logger    *slog.Logger
+	interval  time.Duration
+	retention time.Duration
+
+	mu        sync.Mutex
+	cur       joule.NodeUsage // the sample the estimated meter reads
+	latest    *joule.NodeUsage
+	prev      []energy.Reading
+	intervals []energy.NodeInterval
+	warned    bool
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 // newPowerSampler picks the node's meters. gpus may be nil.
-func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, gpus energy.GPUSource, logger *slog.Logger) *powerSampler {
-	p := &powerSampler{usage: usage, logger: logger}
+func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int, gpus energy.GPUSource, logger *slog.Logger) *powerSampler {
+	p := &powerSampler{usage: usage, cores: max(cores, 1), logger: logger, idle: map[string]float64{}, interval: time.Second, retention: 6 * time.Hour}
 	cfg := energy.Config{Logger: logger}
 	if m, err := energy.NewRAPL(ctx, cfg); err == nil {
 		p.meters = append(p.meters, m)
@@ -34,13 +52,14 @@ func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, gpus ener
 		info, _ := os.ReadFile("/proc/cpuinfo")
 		tdp := energy.DefaultTDPTable().ForCPU(energy.ParseCPUInfo(info))
 		est, err := energy.NewEstimated(energy.EstimatedConfig{TDP: tdp, Usage: func(context.Context) (float64, int64, error) {
-			return p.last.CPUFraction, p.last.MemoryUsed, nil
+			return p.cur.CPUFraction, p.cur.MemoryUsed, nil
 		}})
 		if err != nil {
 			logger.Warn("no power meter and no estimate: node power will not be reported", "err", err)
 		} else {
 			logger.Info("no power meter: node power is estimated", "method", est.Method(), "tdp_watts", tdp.Watts, "tdp_match", tdp.Match)
 			p.meters = append(p.meters, est)
+			p.idle["cpu"] = est.IdleWatts()
 		}
 	}
 	if gpus != nil {
@@ -51,34 +70,154 @@ func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, gpus ener
 	return p
 }
 
-// Sample implements nodeinfo.UsageSampler.
-func (p *powerSampler) Sample(ctx context.Context) (joule.NodeUsage, error) {
+// Start samples every interval until ctx ends or Stop is called.
+func (p *powerSampler) Start(ctx context.Context) {
+	ctx, p.stop = context.WithCancel(ctx)
+	p.wg.Go(func() {
+		t := time.NewTicker(p.interval)
+		defer t.Stop()
+		for {
+			p.sampleOnce(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// Stop ends the loop; safe before Start and more than once.
+func (p *powerSampler) Stop() {
+	if p.stop != nil {
+		p.stop()
+	}
+	p.wg.Wait()
+}
+
+func (p *powerSampler) sampleOnce(ctx context.Context) {
 	u, err := p.usage.Sample(ctx)
 	if err != nil {
-		return u, err
+		p.warnOnce("usage sample failed", err)
+		return
 	}
-	p.last = u
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur = u
+	var readings []energy.Reading
 	for _, m := range p.meters {
 		rs, err := m.Read(ctx)
 		if err != nil {
-			if !p.warned {
-				p.logger.Warn("power meter read failed", "meter", m.Name(), "err", err)
-				p.warned = true
-			}
+			p.warnOnce("power meter read failed: "+m.Name(), err)
 			continue
 		}
-		for _, r := range rs {
-			u.Power = append(u.Power, joule.PowerReading{Component: r.Component, Watts: r.Watts, Method: r.Method})
-		}
+		readings = append(readings, rs...)
+	}
+	for _, r := range readings {
+		u.Power = append(u.Power, joule.PowerReading{Component: r.Component, Watts: r.Watts, Method: r.Method})
 	}
 	slices.SortFunc(u.Power, func(a, b joule.PowerReading) int {
-		if a.Component < b.Component {
+		switch {
+		case a.Component < b.Component:
 			return -1
-		}
-		if a.Component > b.Component {
+		case a.Component > b.Component:
 			return 1
 		}
 		return 0
 	})
-	return u, nil
+	p.latest = &u
+	if p.prev != nil {
+		n := energy.NodeIntervalFromReadings(p.prev, readings, func(c string) float64 { return p.idle[c] })
+		if d := n.End.Sub(n.Start); d > 0 {
+			n.CPUSeconds = u.CPUFraction * float64(p.cores) * d.Seconds()
+			p.intervals = append(p.intervals, n)
+		}
+		cut := 0
+		for cut < len(p.intervals) && u.Time.Sub(p.intervals[cut].End) > p.retention {
+			cut++
+		}
+		p.intervals = p.intervals[cut:]
+	}
+	p.prev = readings
+}
+
+func (p *powerSampler) warnOnce(msg string, err error) {
+	if !p.warned {
+		p.logger.Warn(msg, "err", err)
+		p.warned = true
+	}
+}
+
+// Sample implements nodeinfo.UsageSampler for the heartbeat: the latest
+// one-second sample, or a fresh one before the loop has run.
+func (p *powerSampler) Sample(ctx context.Context) (joule.NodeUsage, error) {
+	p.mu.Lock()
+	latest := p.latest
+	p.mu.Unlock()
+	if latest != nil {
+		return *latest, nil
+	}
+	return p.usage.Sample(ctx)
+}
+
+// between returns the intervals that overlap [from, to).
+func (p *powerSampler) between(from, to time.Time) []energy.NodeInterval {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []energy.NodeInterval
+	for _, n := range p.intervals {
+		if n.End.After(from) && n.Start.Before(to) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// accountant turns an attempt's usage series into its energy, emissions and
+// cost: the node's dynamic power in each second split by CPU-time share
+// (idle power reported apart, not charged), times PUE and the grid
+// intensity. With no carbon zone configured, the intensity is the shipped
+// world average, and the figure says so.
+type accountant struct {
+	power *powerSampler
+	cfg   energy.AccountConfig
+}
+
+func newAccountant(p *powerSampler) *accountant {
+	world := carbon.DefaultStatic().World()
+	src := world.Source + " (no carbon zone configured: world average)"
+	return &accountant{power: p, cfg: energy.AccountConfig{
+		PUE:       energy.DefaultPUE,
+		Intensity: func(time.Time) (float64, string) { return world.GramsPerKWh, src },
+	}}
+}
+
+// Account implements the worker's accounting hook.
+func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageSample) *joule.JobEnergy {
+	if len(usage) == 0 || at.FinishedAt == nil {
+		return nil
+	}
+	nodes := a.power.between(at.StartedAt, *at.FinishedAt)
+	if len(nodes) == 0 {
+		return nil
+	}
+	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, nil, energy.IdleSeparate)
+	var entries []energy.Entry
+	for _, attr := range attrs {
+		for _, e := range energy.Account(a.cfg, attr) {
+			if e.Entity == j.ID {
+				entries = append(entries, e)
+			}
+		}
+	}
+	t, ok := energy.Totals(entries)[j.ID]
+	if !ok {
+		return nil
+	}
+	return &joule.JobEnergy{
+		Joules: t.Joules, MeasuredJoules: t.MeasuredJoules, EstimatedJoules: t.EstimatedJoules,
+		Method:     t.Method + "; attribution: cpu-time share, idle apart",
+		EmissionsG: t.EmissionsG, IntensityGPerKWh: t.IntensityGPerKWh, IntensitySource: t.IntensitySource,
+		PUE: t.PUE, Cost: t.Cost, Currency: t.Currency,
+	}
 }

@@ -277,6 +277,19 @@ func printJob(tw *tabwriter.Writer, d httpapi.JobDetail) {
 			row(tw, "Duration:", d.FinishedAt.Sub(*d.StartedAt).Round(time.Millisecond))
 		}
 	}
+	if e := d.Energy; e != nil {
+		row(tw, "Energy:", fmt.Sprintf("%s (measured %s, estimated %s)", fmtJoules(e.Joules), fmtJoules(e.MeasuredJoules), fmtJoules(e.EstimatedJoules)))
+		row(tw, "  method:", e.Method)
+		row(tw, "Emissions:", fmt.Sprintf("%.3g gCO2e at %.0f gCO2e/kWh × PUE %.2f", e.EmissionsG, e.IntensityGPerKWh, e.PUE))
+		row(tw, "  intensity:", e.IntensitySource)
+		if e.Currency != "" {
+			row(tw, "Cost:", fmt.Sprintf("%.4f %s", e.Cost, e.Currency))
+		} else {
+			row(tw, "Cost:", "- (no electricity price configured)")
+		}
+	} else if d.State.Terminal() && d.Attempts > 0 {
+		row(tw, "Energy:", "- (not accounted: no power samples covered the run)")
+	}
 	if len(d.Transitions) > 0 {
 		row(tw, "")
 		row(tw, "TIMELINE", "", "")
@@ -468,4 +481,15 @@ func (m *Main) jobArtifactsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&download, "download", "", "artifact path to download")
 	cmd.Flags().StringVar(&out, "out", "", "file to write the download to (default stdout)")
 	return cmd
+}
+
+// fmtJoules prints energy in J, kJ or kWh.
+func fmtJoules(j float64) string {
+	switch {
+	case j >= 3.6e6:
+		return fmt.Sprintf("%.3f kWh", j/3.6e6)
+	case j >= 1e4:
+		return fmt.Sprintf("%.1f kJ", j/1e3)
+	}
+	return fmt.Sprintf("%.1f J", j)
 }

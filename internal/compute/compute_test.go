@@ -421,3 +421,22 @@ func TestCronCreatesOneJobAMinute(t *testing.T) {
 		t.Errorf("bad cron: %v, want invalid", err)
 	}
 }
+
+func TestAddEnergy(t *testing.T) {
+	t.Parallel()
+	a := &joule.JobEnergy{Joules: 10, EstimatedJoules: 10, Method: "estimated:tdp-curve@1", EmissionsG: 2, IntensityGPerKWh: 400, IntensitySource: "s1", PUE: 1.5}
+	b := &joule.JobEnergy{Joules: 30, MeasuredJoules: 30, Method: "measured:rapl", EmissionsG: 3, IntensityGPerKWh: 200, IntensitySource: "s1", PUE: 1.1}
+	if compute.AddEnergy(nil, nil) != nil || compute.AddEnergy(a, nil) != a {
+		t.Error("AddEnergy with nils")
+	}
+	s := compute.AddEnergy(a, b)
+	if s.Joules != 40 || s.MeasuredJoules != 30 || s.EstimatedJoules != 10 || s.EmissionsG != 5 {
+		t.Errorf("sum = %+v", s)
+	}
+	if s.IntensityGPerKWh != 250 || s.PUE != 1.2 || s.Method != "estimated:tdp-curve@1 | measured:rapl" || s.IntensitySource != "s1" {
+		t.Errorf("weighted fields = %+v", s)
+	}
+	if a.Joules != 10 {
+		t.Error("AddEnergy changed its input")
+	}
+}

@@ -42,6 +42,9 @@ type WorkerConfig struct {
 	OnFinish func(joule.Job)
 	// Metrics, when set, observes waits and run times.
 	Metrics *Metrics
+	// Account, when set, gives an ended attempt its energy, emissions and
+	// cost from its usage series; nil (or a nil result) leaves them unset.
+	Account func(j joule.Job, a joule.Attempt, usage []joule.UsageSample) *joule.JobEnergy
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -205,6 +208,9 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 			if err := w.cfg.Store.AppendUsage(ctx, j.ID, j.Attempts, us); err != nil {
 				w.cfg.Logger.Error("record usage", "job_id", j.ID, "err", err)
 			}
+			if w.cfg.Account != nil {
+				a.Energy = w.cfg.Account(j, a, us)
+			}
 		}
 	}
 	if res.State != joule.JobCancelled || res.Signal == "" {
@@ -228,6 +234,7 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 	final, err := w.cfg.Store.UpdateJob(ctx, j.ID, []joule.JobState{joule.JobRunning}, transition, func(cur *joule.Job) error {
 		cur.ExitCode = &code
 		cur.UpdatedAt = now
+		cur.Energy = AddEnergy(cur.Energy, a.Energy)
 		if retry {
 			backoff := time.Duration(cur.Spec.Backoff) << min(cur.Attempts-1, 20)
 			at := now.Add(backoff)
@@ -382,4 +389,43 @@ func NodeLost(ctx context.Context, s joule.Store, node joule.Node, now time.Time
 		}
 	}
 	return nil
+}
+
+// AddEnergy returns the sum of two energy records (either may be nil):
+// joules, emissions and cost add up; intensity and PUE are energy-weighted;
+// methods and sources are listed, never hidden.
+func AddEnergy(a, b *joule.JobEnergy) *joule.JobEnergy {
+	switch {
+	case b == nil:
+		return a
+	case a == nil:
+		c := *b
+		return &c
+	}
+	s := *a
+	s.Joules += b.Joules
+	s.MeasuredJoules += b.MeasuredJoules
+	s.EstimatedJoules += b.EstimatedJoules
+	s.EmissionsG += b.EmissionsG
+	s.Cost += b.Cost
+	if s.Joules > 0 {
+		s.PUE = (a.PUE*a.Joules + b.PUE*b.Joules) / s.Joules
+		s.IntensityGPerKWh = (a.IntensityGPerKWh*a.Joules + b.IntensityGPerKWh*b.Joules) / s.Joules
+	}
+	s.Method = joinDistinct(a.Method, b.Method)
+	s.IntensitySource = joinDistinct(a.IntensitySource, b.IntensitySource)
+	if s.Currency == "" {
+		s.Currency = b.Currency
+	}
+	return &s
+}
+
+func joinDistinct(a, b string) string {
+	switch {
+	case a == "" || a == b:
+		return b
+	case b == "":
+		return a
+	}
+	return a + " | " + b
 }

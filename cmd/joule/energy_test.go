@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/joule-dev/joule/internal/httpapi"
+)
+
+// TestJobEnergyOneToTwo is the attribution acceptance line run live: two
+// concurrent jobs burning one and two threads for 5 s get dynamic energy in
+// a 1:2 ratio (±10%), and each figure says how it was obtained.
+func TestJobEnergyOneToTwo(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	burn := `end=$(($(date +%s)+5)); while [ $(date +%s) -lt $end ]; do :; done`
+	jobs := map[string][]string{
+		"one": {"--cpu", "500m", "--", "sh", "-c", burn},
+		"two": {"--cpu", "1", "--", "sh", "-c", "(" + burn + ") & " + burn + "; wait"},
+	}
+	for name, args := range jobs {
+		if out, err := s.cli(t, s.token, nil, append([]string{"job", "run", "--name", name}, args...)...); err != nil {
+			t.Fatalf("job run %s: %v\n%s", name, err, out)
+		}
+	}
+	joules := map[string]float64{}
+	for name := range jobs {
+		out, err := s.cli(t, s.token, nil, "job", "run", "--name", "wait-"+name, "--wait", "--depends-on", name, "--", "true")
+		if err != nil {
+			t.Fatalf("waiting for %s: %v\n%s", name, err, out)
+		}
+		out, err = s.cli(t, s.token, nil, "job", "get", name, "-o", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d httpapi.JobDetail
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		e := d.Energy
+		if e == nil || e.Joules <= 0 {
+			t.Fatalf("job %s has no energy: %+v", name, e)
+		}
+		if diff := e.Joules - e.MeasuredJoules - e.EstimatedJoules; diff > 1e-9*e.Joules || diff < -1e-9*e.Joules {
+			t.Errorf("job %s: joules %v != measured %v + estimated %v", name, e.Joules, e.MeasuredJoules, e.EstimatedJoules)
+		}
+		if !strings.HasPrefix(e.Method, "estimated:") && !strings.HasPrefix(e.Method, "measured:") {
+			t.Errorf("job %s: method %q does not say how the energy was obtained", name, e.Method)
+		}
+		if e.PUE < 1 || e.IntensityGPerKWh <= 0 || !strings.Contains(e.IntensitySource, "world average") || e.EmissionsG <= 0 {
+			t.Errorf("job %s: emissions %+v, want PUE ≥ 1, the world-average intensity, and grams > 0", name, e)
+		}
+		joules[name] = e.Joules
+	}
+	ratio := joules["two"] / joules["one"]
+	t.Logf("dynamic energy: one thread %.2f J, two threads %.2f J, ratio %.3f", joules["one"], joules["two"], ratio)
+	if ratio < 1.8 || ratio > 2.2 {
+		t.Errorf("energy ratio two:one = %.3f, want 2 ± 10%%", ratio)
+	}
+}
