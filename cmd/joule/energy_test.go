@@ -59,3 +59,31 @@ func TestJobEnergyOneToTwo(t *testing.T) {
 		t.Errorf("energy ratio two:one = %.3f, want 2 ± 10%%", ratio)
 	}
 }
+
+// TestCarbonZone: with --carbon-zone DE, a job's emissions use Germany's
+// intensity from the shipped table, and the energy metrics count it.
+func TestCarbonZone(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--carbon-zone", "DE")
+	burn := `end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do :; done`
+	if out, err := s.cli(t, s.token, nil, "job", "run", "--name", "de", "--wait", "--", "sh", "-c", burn); err != nil {
+		t.Fatalf("job run: %v\n%s", err, out)
+	}
+	out, err := s.cli(t, s.token, nil, "job", "get", "de", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d httpapi.JobDetail
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Energy == nil || !strings.Contains(d.Energy.IntensitySource, "DE") || d.Energy.IntensityGPerKWh == 475 || d.Energy.IntensityGPerKWh <= 0 {
+		t.Fatalf("energy = %+v, want Germany's static intensity", d.Energy)
+	}
+	_, body := get(t, s.base+"/metrics", "")
+	for _, want := range []string{`joule_grid_intensity{source=`, `zone="DE"`, `joule_energy_joules_total{kind="estimated",node="test-node"}`, `joule_emissions_grams_total{node="test-node"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

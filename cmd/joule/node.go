@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/executor"
@@ -29,6 +31,7 @@ type localNode struct {
 type nodeOptions struct {
 	storeURL, dataDir, name, serverURL string
 	labels                             map[string]string
+	carbonZone                         string
 	onFinish                           func(joule.Job)
 	metrics                            *compute.Metrics
 	logger                             *slog.Logger
@@ -37,6 +40,11 @@ type nodeOptions struct {
 // startNode registers this machine, starts its heartbeat, reconciles the
 // jobs the store says run here, and starts working its queue.
 func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNode, error) {
+	if o.carbonZone != "" {
+		if _, err := carbon.DefaultStatic().Lookup(o.carbonZone); err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
+		}
+	}
 	ln := &localNode{}
 	started := time.Now().UTC().Truncate(time.Microsecond)
 	var gpus nodeinfo.GPUSource
@@ -83,6 +91,12 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, fmt.Errorf("start heartbeat: %w", err)
 	}
 
+	acct, err := newAccountant(ln.power, o.carbonZone)
+	if err != nil {
+		ln.stop()
+		return nil, err
+	}
+	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), acct.source, acct.gPerKWh)
 	exec, err := executor.New(executor.Config{Logger: o.logger})
 	if err != nil {
 		ln.stop()
@@ -91,7 +105,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
 		OnFinish: o.onFinish, Metrics: o.metrics, Logger: o.logger.With("subsystem", "worker"),
-		Account: newAccountant(ln.power).Account,
+		Account: acct.Account, NodeName: node.Name,
 	})
 	if err != nil {
 		ln.stop()

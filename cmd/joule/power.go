@@ -179,17 +179,34 @@ func (p *powerSampler) between(from, to time.Time) []energy.NodeInterval {
 // intensity. With no carbon zone configured, the intensity is the shipped
 // world average, and the figure says so.
 type accountant struct {
-	power *powerSampler
-	cfg   energy.AccountConfig
+	power   *powerSampler
+	cfg     energy.AccountConfig
+	source  string
+	gPerKWh float64
 }
 
-func newAccountant(p *powerSampler) *accountant {
-	world := carbon.DefaultStatic().World()
-	src := world.Source + " (no carbon zone configured: world average)"
-	return &accountant{power: p, cfg: energy.AccountConfig{
+// newAccountant accounts with the zone's annual average from the shipped
+// table, or with the world average when zone is "" (an unknown zone is an
+// error naming carbon_zone).
+func newAccountant(p *powerSampler, zone string) (*accountant, error) {
+	st := carbon.DefaultStatic()
+	in := st.World()
+	src := in.Source + " (no carbon zone configured: world average)"
+	if zone != "" {
+		var err error
+		if in, err = st.Lookup(zone); err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
+		}
+		src = in.Source
+		if in.Note != "" {
+			src += " (" + in.Note + ")"
+		}
+	}
+	g := in.GramsPerKWh
+	return &accountant{power: p, source: src, gPerKWh: g, cfg: energy.AccountConfig{
 		PUE:       energy.DefaultPUE,
-		Intensity: func(time.Time) (float64, string) { return world.GramsPerKWh, src },
-	}}
+		Intensity: func(time.Time) (float64, string) { return g, src },
+	}}, nil
 }
 
 // Account implements the worker's accounting hook.

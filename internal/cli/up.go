@@ -23,6 +23,10 @@ type UpConfig struct {
 	LogFormat string `yaml:"log_format"`
 	LogLevel  string `yaml:"log_level"`
 	NodeName  string `yaml:"node_name"`
+	// CarbonZone is this node's grid zone for emissions: a country code
+	// (DE, FR), a sub-zone (US-CAL-CISO) or a cloud region (gcp:europe-west1,
+	// aws:eu-central-1); "" uses the world average and says so.
+	CarbonZone string `yaml:"carbon_zone"`
 }
 
 // Defaults for UpConfig.
@@ -129,9 +133,10 @@ On first start it creates the "default" workspace and an admin token, which
 it prints once and writes to DATA_DIR/admin.token (mode 0600).
 
 Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
-JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME),
-then a YAML config file (--config or JOULE_CONFIG_FILE; keys data_dir, listen,
-store, log_format, log_level, node_name), then defaults.`,
+JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
+JOULE_CARBON_ZONE), then a YAML config file (--config or JOULE_CONFIG_FILE;
+keys data_dir, listen, store, log_format, log_level, node_name, carbon_zone),
+then defaults.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
   joule up --store postgres://joule@db.internal:5432/joule?sslmode=require`,
@@ -154,6 +159,7 @@ store, log_format, log_level, node_name), then defaults.`,
 	f.StringVar(&flags.LogFormat, "log-format", "", "log format: text or json (default text)")
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
+	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -177,12 +183,13 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		return firstNonEmpty(m.getenv(env), fromFile)
 	}
 	cfg := UpConfig{
-		DataDir:   pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
-		Listen:    pick("listen", "JOULE_LISTEN", file.Listen),
-		Store:     pick("store", "JOULE_STORE", file.Store),
-		LogFormat: pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
-		LogLevel:  pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
-		NodeName:  pick("node-name", "JOULE_NODE_NAME", file.NodeName),
+		DataDir:    pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
+		Listen:     pick("listen", "JOULE_LISTEN", file.Listen),
+		Store:      pick("store", "JOULE_STORE", file.Store),
+		LogFormat:  pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
+		LogLevel:   pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
+		NodeName:   pick("node-name", "JOULE_NODE_NAME", file.NodeName),
+		CarbonZone: pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {

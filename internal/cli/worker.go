@@ -11,14 +11,15 @@ import (
 
 // WorkerConfig is the configuration of `joule worker`.
 type WorkerConfig struct {
-	Server    string // the joule server's URL, given to jobs as JOULE_SERVER
-	Token     string // an admin token: checked against the server at start
-	Store     string // the server's store, postgres://…
-	DataDir   string // logs, outputs and metrics of the jobs run here
-	NodeName  string
-	Labels    map[string]string
-	LogFormat string
-	LogLevel  string
+	Server     string // the joule server's URL, given to jobs as JOULE_SERVER
+	Token      string // an admin token: checked against the server at start
+	Store      string // the server's store, postgres://…
+	DataDir    string // logs, outputs and metrics of the jobs run here
+	NodeName   string
+	CarbonZone string // grid zone for emissions; "" = world average
+	Labels     map[string]string
+	LogFormat  string
+	LogLevel   string
 }
 
 func (m *Main) workerCommand() *cobra.Command {
@@ -47,6 +48,7 @@ are retried elsewhere or failed with the reason "node lost".`,
 			cfg.Store = firstNonEmpty(cfg.Store, m.getenv("JOULE_STORE"))
 			cfg.DataDir = firstNonEmpty(cfg.DataDir, m.getenv("JOULE_DATA_DIR"))
 			cfg.NodeName = firstNonEmpty(cfg.NodeName, m.getenv("JOULE_NODE_NAME"))
+			cfg.CarbonZone = firstNonEmpty(cfg.CarbonZone, m.getenv("JOULE_CARBON_ZONE"))
 			up := UpConfig{DataDir: cfg.DataDir, Store: cfg.Store, LogFormat: cfg.LogFormat, LogLevel: cfg.LogLevel, NodeName: cfg.NodeName}.WithDefaults(m.getenv)
 			up.Listen = DefaultListen
 			if err := up.Validate(); err != nil {
@@ -78,6 +80,7 @@ are retried elsewhere or failed with the reason "node lost".`,
 	f.StringVar(&cfg.Store, "store", "", "the server's metadata store: postgres://… (env JOULE_STORE)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for job logs and outputs (default ~/.local/share/joule)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default the host name)")
+	f.StringVar(&cfg.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
 	f.StringArrayVar(&labels, "label", nil, "node label KEY=VALUE for job selectors (repeatable)")
 	f.StringVar(&cfg.LogFormat, "log-format", "", "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", "", "log level: debug, info, warn or error")

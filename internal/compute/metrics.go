@@ -15,11 +15,17 @@ import (
 //	joule_job_wait_seconds                 time from submission to the first attempt's start
 //	joule_job_duration_seconds{state}      run time of ended attempts, by how they ended
 //	joule_node_power_watts{node,component,method}  each node's power at its last heartbeat
+//	joule_energy_joules_total{node,kind}   energy attributed to job attempts, kind measured or estimated
+//	joule_emissions_grams_total{node}      their location-based emissions
+//	joule_grid_intensity{zone,source}      the intensity this node accounts with
 type Metrics struct {
 	store    joule.Store
 	depth    *prometheus.Desc
 	power    *prometheus.Desc
 	wait     prometheus.Histogram
+	joules   *prometheus.CounterVec
+	grams    *prometheus.CounterVec
+	grid     *prometheus.GaugeVec
 	duration *prometheus.HistogramVec
 }
 
@@ -40,7 +46,19 @@ func NewMetrics(reg prometheus.Registerer, store joule.Store) (*Metrics, error) 
 			Buckets: prometheus.ExponentialBuckets(0.1, 4, 10), // 100 ms … 7 h
 		}, []string{"state"}),
 	}
-	for _, c := range []prometheus.Collector{m, m.wait, m.duration} {
+	m.joules = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "joule_energy_joules_total",
+		Help: "Energy attributed to job attempts (before PUE), by node and kind: measured or estimated.",
+	}, []string{"node", "kind"})
+	m.grams = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "joule_emissions_grams_total",
+		Help: "Location-based emissions of job attempts in grams CO2e (energy × PUE × grid intensity), by node.",
+	}, []string{"node"})
+	m.grid = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "joule_grid_intensity",
+		Help: "Grid carbon intensity in gCO2e/kWh this process accounts with, by zone and source.",
+	}, []string{"zone", "source"})
+	for _, c := range []prometheus.Collector{m, m.wait, m.duration, m.joules, m.grams, m.grid} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -93,4 +111,22 @@ func (m *Metrics) Ended(a joule.Attempt) {
 		return
 	}
 	m.duration.WithLabelValues(string(a.State)).Observe(a.FinishedAt.Sub(a.StartedAt).Seconds())
+}
+
+// Accounted counts the energy and emissions of an accounted attempt.
+func (m *Metrics) Accounted(node string, e *joule.JobEnergy) {
+	if m == nil || e == nil {
+		return
+	}
+	m.joules.WithLabelValues(node, "measured").Add(e.MeasuredJoules)
+	m.joules.WithLabelValues(node, "estimated").Add(e.EstimatedJoules)
+	m.grams.WithLabelValues(node).Add(e.EmissionsG)
+}
+
+// GridIntensity records the intensity a zone is accounted with.
+func (m *Metrics) GridIntensity(zone, source string, gPerKWh float64) {
+	if m == nil {
+		return
+	}
+	m.grid.WithLabelValues(zone, source).Set(gPerKWh)
 }

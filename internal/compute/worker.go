@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,8 @@ type WorkerConfig struct {
 	Store   joule.Store
 	Runtime joule.Runtime // required
 	NodeID  string        // required: the node this worker runs jobs for
+	// NodeName labels the worker's metrics (default NodeID).
+	NodeName string
 	// DataDir holds jobs/<id>/ with logs, outputs and metrics files.
 	DataDir string
 	// ServerURL is given to jobs as JOULE_SERVER.
@@ -210,6 +213,7 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 			}
 			if w.cfg.Account != nil {
 				a.Energy = w.cfg.Account(j, a, us)
+				w.cfg.Metrics.Accounted(cmp.Or(w.cfg.NodeName, w.cfg.NodeID), a.Energy)
 			}
 		}
 	}
