@@ -355,8 +355,15 @@ func TestJobMetrics(t *testing.T) {
 	if st, body := get(t, s.base+"/v1/workspaces/default/jobs/m/usage", s.token); st != 200 || !strings.Contains(body, "cpu_user_seconds") {
 		t.Errorf("GET usage = %d %s, want samples", st, body)
 	}
-	// The node's power comes with its heartbeat, measured or estimated.
-	st, nodes := get(t, s.base+"/v1/nodes", s.token)
+	// The node's power comes with its heartbeat (every 10 s), measured or
+	// estimated.
+	var st int
+	var nodes string
+	for deadline := time.Now().Add(25 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if st, nodes = get(t, s.base+"/v1/nodes", s.token); strings.Contains(nodes, `"power": [`) {
+			break
+		}
+	}
 	if st != 200 || !strings.Contains(nodes, `"power": [`) || !(strings.Contains(nodes, `"method": "measured:`) || strings.Contains(nodes, `"method": "estimated:`)) {
 		t.Errorf("GET /v1/nodes = %d, want usage.power with a method:\n%s", st, nodes)
 	}

@@ -96,13 +96,13 @@ func (p *powerSampler) Stop() {
 }
 
 func (p *powerSampler) sampleOnce(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	u, err := p.usage.Sample(ctx)
 	if err != nil {
 		p.warnOnce("usage sample failed", err)
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.cur = u
 	var readings []energy.Reading
 	for _, m := range p.meters {
@@ -125,8 +125,10 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 		}
 		return 0
 	})
-	p.latest = &u
 	if p.prev != nil {
+		// The first readings have no interval behind them (0 W): the
+		// heartbeat reports from the second second on.
+		p.latest = &u
 		n := energy.NodeIntervalFromReadings(p.prev, readings, func(c string) float64 { return p.idle[c] })
 		if d := n.End.Sub(n.Start); d > 0 {
 			n.CPUSeconds = u.CPUFraction * float64(p.cores) * d.Seconds()
@@ -149,13 +151,16 @@ func (p *powerSampler) warnOnce(msg string, err error) {
 }
 
 // Sample implements nodeinfo.UsageSampler for the heartbeat: the latest
-// one-second sample, or a fresh one before the loop has run.
+// one-second sample with power, or, before there is one, the latest usage
+// without power.
 func (p *powerSampler) Sample(ctx context.Context) (joule.NodeUsage, error) {
 	p.mu.Lock()
-	latest := p.latest
-	p.mu.Unlock()
-	if latest != nil {
-		return *latest, nil
+	defer p.mu.Unlock()
+	switch {
+	case p.latest != nil:
+		return *p.latest, nil
+	case !p.cur.Time.IsZero():
+		return p.cur, nil
 	}
 	return p.usage.Sample(ctx)
 }

@@ -1,25 +1,91 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/energy"
+	"github.com/joule-dev/joule/internal/httpapi"
 )
 
 func (m *Main) energyCommand() *cobra.Command {
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "energy",
-		Short: "Energy measurement and estimation tools",
-		Long: `Energy tools. Per-job energy accounting in the server is being wired; today
-this group holds the offline validation of the estimation model used on
-machines without a power meter (see docs/methodology.md).`,
+		Short: "Node power now, and the jobs that used the most energy",
+		Long: `energy shows each node's power at its last heartbeat, by component and by
+how it was obtained (measured:rapl, measured:nvml, estimated:tdp-curve@1 …),
+then the workspace's recent jobs that used the most energy, with their
+emissions. Power history and reports by period come with energy storage.
+
+'joule energy validate' checks the estimation model used on machines without
+a power meter (see docs/methodology.md).`,
+		Example: `  joule energy
+  joule energy -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := m.client()
+			if err != nil {
+				return err
+			}
+			ws, err := m.workspaceRef(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			nodes, err := c.ListNodes(cmd.Context(), joule.ListOptions{Limit: joule.MaxLimit})
+			if err != nil {
+				return err
+			}
+			jobs, err := c.ListJobs(cmd.Context(), ws, httpapi.JobQuery{ListOptions: joule.ListOptions{Limit: joule.MaxLimit}})
+			if err != nil {
+				return err
+			}
+			var top []joule.Job
+			for _, j := range jobs.Items {
+				if j.Energy != nil {
+					top = append(top, j)
+				}
+			}
+			slices.SortFunc(top, func(a, b joule.Job) int { return cmp.Compare(b.Energy.Joules, a.Energy.Joules) })
+			if len(top) > limit {
+				top = top[:limit]
+			}
+			out := struct {
+				Nodes []joule.Node `json:"nodes"`
+				Jobs  []joule.Job  `json:"top_jobs"`
+			}{nodes.Items, top}
+			return m.print(out, func(tw *tabwriter.Writer) {
+				row(tw, "NODE", "COMPONENT", "WATTS", "METHOD", "SAMPLED")
+				now := time.Now()
+				for _, n := range nodes.Items {
+					if n.Usage == nil || len(n.Usage.Power) == 0 {
+						row(tw, n.Name, "-", "-", "no reading", "-")
+						continue
+					}
+					for _, p := range n.Usage.Power {
+						row(tw, n.Name, p.Component, fmt.Sprintf("%.1f", p.Watts), p.Method, fmtAgo(n.Usage.Time, now))
+					}
+				}
+				row(tw, "")
+				row(tw, "JOB", "ID", "ENERGY", "EMISSIONS", "METHOD")
+				for _, j := range top {
+					row(tw, j.Spec.Name, j.ID, fmtJoules(j.Energy.Joules), fmt.Sprintf("%.3g gCO2e", j.Energy.EmissionsG), j.Energy.Method)
+				}
+				if len(top) == 0 {
+					row(tw, "(no job has been accounted yet)")
+				}
+			})
+		},
 	}
+	cmd.Flags().IntVar(&limit, "top", 10, "how many jobs to list")
 	var profiles []string
 	var sockets int
 	validate := &cobra.Command{
