@@ -219,6 +219,7 @@ func TestCLIJourney(t *testing.T) {
 		{[]string{"audit", "list", "--action", "token."}, "token.create"},
 		{[]string{"audit", "verify"}, "Audit chain intact"},
 		{[]string{"version"}, joule.Version},
+		{[]string{"energy"}, "COMPONENT"},
 	} {
 		got, err := plain(tc.args...)
 		if err != nil || !strings.Contains(got, tc.want) {
