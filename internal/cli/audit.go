@@ -39,29 +39,17 @@ detects any entry that was edited or deleted behind joule's back.`,
 			if limit < 1 {
 				return joule.Errorf(joule.EINVALID, "limit: must be at least 1")
 			}
-			c, err := m.client()
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			var all []joule.AuditEntry
 			q.Limit = min(limit, joule.MaxLimit)
-			for len(all) < limit {
-				p, err := c.ListAudit(cmd.Context(), ws, q)
-				if err != nil {
-					return err
-				}
-				all = append(all, p.Items...)
-				if p.NextCursor == "" {
-					break
-				}
-				q.Cursor = p.NextCursor
-			}
-			if len(all) > limit {
-				all = all[:limit]
+			all, err := collect(limit, func(cursor string) (httpapi.Page[joule.AuditEntry], error) {
+				q.Cursor = cursor
+				return c.ListAudit(cmd.Context(), ws, q)
+			})
+			if err != nil {
+				return err
 			}
 			return m.print(all, func(tw *tabwriter.Writer) {
 				row(tw, "SEQ", "TIME", "PRINCIPAL", "ACTION", "RESOURCE", "OUTCOME", "REQUEST")
@@ -83,11 +71,7 @@ detects any entry that was edited or deleted behind joule's back.`,
 		Short: "Verify the audit hash chain; exits 1 and names the first broken entry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -141,6 +141,41 @@ func (m *Main) workspaceRef(ctx context.Context, c *httpapi.Client) (string, err
 	return p.WorkspaceName, nil
 }
 
+// clientAndWorkspace returns the API client and the workspace to act in.
+func (m *Main) clientAndWorkspace(ctx context.Context) (*httpapi.Client, string, error) {
+	c, err := m.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ws, err := m.workspaceRef(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, ws, nil
+}
+
+// collect pages through a list, from its first page, until the last page
+// or until it holds limit items (0: no limit).
+func collect[T any](limit int, page func(cursor string) (httpapi.Page[T], error)) ([]T, error) {
+	var all []T
+	cursor := ""
+	for limit == 0 || len(all) < limit {
+		p, err := page(cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Items...)
+		if p.NextCursor == "" {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
+}
+
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {

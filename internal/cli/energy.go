@@ -32,11 +32,7 @@ a power meter (see docs/methodology.md).`,
   joule energy -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}

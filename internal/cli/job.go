@@ -71,11 +71,7 @@ func (m *Main) jobRunCommand() *cobra.Command {
 			} else if spec, err = f.spec(args); err != nil {
 				return err
 			}
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -175,11 +171,7 @@ func (m *Main) jobListCommand() *cobra.Command {
   joule job list --name nightly-retrain --limit 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -189,20 +181,12 @@ func (m *Main) jobListCommand() *cobra.Command {
 					q.States = append(q.States, joule.JobState(strings.TrimSpace(p)))
 				}
 			}
-			var all []joule.Job
-			for len(all) < limit {
-				p, err := c.ListJobs(cmd.Context(), ws, q)
-				if err != nil {
-					return err
-				}
-				all = append(all, p.Items...)
-				if p.NextCursor == "" {
-					break
-				}
-				q.Cursor = p.NextCursor
-			}
-			if len(all) > limit {
-				all = all[:limit]
+			all, err := collect(limit, func(cursor string) (httpapi.Page[joule.Job], error) {
+				q.Cursor = cursor
+				return c.ListJobs(cmd.Context(), ws, q)
+			})
+			if err != nil {
+				return err
 			}
 			now := time.Now()
 			return m.print(all, func(tw *tabwriter.Writer) {
@@ -232,11 +216,7 @@ func (m *Main) jobGetCommand() *cobra.Command {
 		Short: "Show a job (by ID, or the newest with that name): state, timeline, attempts, metrics, artifacts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -375,11 +355,7 @@ func (m *Main) jobLogsCommand() *cobra.Command {
 		Example: `  joule job logs resnet -f`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -397,11 +373,7 @@ func (m *Main) jobCancelCommand() *cobra.Command {
 		Short: "Cancel a job; a running job's processes get SIGTERM, then SIGKILL",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -420,11 +392,7 @@ func (m *Main) jobRetryCommand() *cobra.Command {
 		Short: "Submit an ended job again, as a new job with the same spec",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -446,11 +414,7 @@ func (m *Main) jobArtifactsCommand() *cobra.Command {
   joule job artifacts resnet --download model.pt --out ./model.pt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/httpapi"
 )
 
 func (m *Main) nodeCommand() *cobra.Command {
@@ -26,18 +27,11 @@ func (m *Main) nodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []joule.Node
-			opt := joule.ListOptions{Limit: joule.MaxLimit}
-			for {
-				p, err := c.ListNodes(cmd.Context(), opt)
-				if err != nil {
-					return err
-				}
-				all = append(all, p.Items...)
-				if p.NextCursor == "" {
-					break
-				}
-				opt.Cursor = p.NextCursor
+			all, err := collect(0, func(cursor string) (httpapi.Page[joule.Node], error) {
+				return c.ListNodes(cmd.Context(), joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+			})
+			if err != nil {
+				return err
 			}
 			now := time.Now()
 			return m.print(all, func(tw *tabwriter.Writer) {

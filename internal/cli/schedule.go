@@ -45,11 +45,7 @@ func (m *Main) scheduleCommand() *cobra.Command {
 				}
 			}
 			name = firstNonEmpty(name, spec.Name)
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -77,26 +73,15 @@ func (m *Main) scheduleCommand() *cobra.Command {
 		Short: "List schedules",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := m.client()
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			all, err := collect(0, func(cursor string) (httpapi.Page[joule.Schedule], error) {
+				return c.ListSchedules(cmd.Context(), ws, joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+			})
 			if err != nil {
 				return err
-			}
-			var all []joule.Schedule
-			opt := joule.ListOptions{Limit: joule.MaxLimit}
-			for {
-				p, err := c.ListSchedules(cmd.Context(), ws, opt)
-				if err != nil {
-					return err
-				}
-				all = append(all, p.Items...)
-				if p.NextCursor == "" {
-					break
-				}
-				opt.Cursor = p.NextCursor
 			}
 			return m.print(all, func(tw *tabwriter.Writer) {
 				row(tw, "NAME", "CRON", "PAUSED", "NEXT RUN", "LAST RUN", "LAST JOB")
@@ -116,11 +101,7 @@ func (m *Main) scheduleCommand() *cobra.Command {
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := m.client()
-				if err != nil {
-					return err
-				}
-				ws, err := m.workspaceRef(cmd.Context(), c)
+				c, ws, err := m.clientAndWorkspace(cmd.Context())
 				if err != nil {
 					return err
 				}

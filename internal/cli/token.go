@@ -29,11 +29,7 @@ audit log). Only a hash of each token is stored; the secret is shown once.`,
   joule token create dashboards --role viewer -w credit-risk`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -67,30 +63,21 @@ audit log). Only a hash of each token is stored; the secret is shown once.`,
 shows them too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := m.client()
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			listed, err := collect(0, func(cursor string) (httpapi.Page[joule.Token], error) {
+				return c.ListTokens(cmd.Context(), ws, joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+			})
 			if err != nil {
 				return err
 			}
 			var toks []joule.Token
-			opt := joule.ListOptions{Limit: joule.MaxLimit}
-			for {
-				p, err := c.ListTokens(cmd.Context(), ws, opt)
-				if err != nil {
-					return err
+			for _, t := range listed {
+				if all || t.RevokedAt == nil || !strings.HasPrefix(t.Name, "job-") {
+					toks = append(toks, t)
 				}
-				for _, t := range p.Items {
-					if all || t.RevokedAt == nil || !strings.HasPrefix(t.Name, "job-") {
-						toks = append(toks, t)
-					}
-				}
-				if p.NextCursor == "" {
-					break
-				}
-				opt.Cursor = p.NextCursor
 			}
 			now := time.Now()
 			return m.print(toks, func(tw *tabwriter.Writer) {
@@ -118,11 +105,7 @@ shows them too.`,
 		Short: "Revoke a token; it stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := m.client()
-			if err != nil {
-				return err
-			}
-			ws, err := m.workspaceRef(cmd.Context(), c)
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
 				return err
 			}

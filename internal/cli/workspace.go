@@ -24,18 +24,11 @@ func (m *Main) workspaceCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []joule.Workspace
-			opt := joule.ListOptions{Limit: joule.MaxLimit}
-			for {
-				p, err := c.ListWorkspaces(cmd.Context(), opt)
-				if err != nil {
-					return err
-				}
-				all = append(all, p.Items...)
-				if p.NextCursor == "" {
-					break
-				}
-				opt.Cursor = p.NextCursor
+			all, err := collect(0, func(cursor string) (httpapi.Page[joule.Workspace], error) {
+				return c.ListWorkspaces(cmd.Context(), joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+			})
+			if err != nil {
+				return err
 			}
 			return m.print(all, func(tw *tabwriter.Writer) {
 				row(tw, "NAME", "ID", "CREATED", "DESCRIPTION")
