@@ -196,13 +196,9 @@ func (s *Server) jobLogs(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	attempt := j.Attempts
-	if v := r.URL.Query().Get("attempt"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > j.Attempts {
-			return errField("attempt", "%q is not an attempt of this job (it has %d)", v, j.Attempts)
-		}
-		attempt = n
+	attempt, err := attemptParam(r, j)
+	if err != nil {
+		return err
 	}
 	follow := r.URL.Query().Get("follow") == "true" || r.URL.Query().Get("follow") == "1"
 	if attempt == 0 && !follow {
@@ -262,13 +258,9 @@ func (s *Server) jobUsage(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	attempt := j.Attempts
-	if v := r.URL.Query().Get("attempt"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > j.Attempts {
-			return errField("attempt", "%q is not an attempt of this job (it has %d)", v, j.Attempts)
-		}
-		attempt = n
+	attempt, err := attemptParam(r, j)
+	if err != nil {
+		return err
 	}
 	us, err := s.store.ListUsage(r.Context(), j.ID, attempt)
 	if err != nil {
@@ -276,6 +268,19 @@ func (s *Server) jobUsage(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	writeJSON(w, http.StatusOK, nonNil(us))
 	return nil
+}
+
+// attemptParam reads ?attempt=N (default: the job's latest attempt).
+func attemptParam(r *http.Request, j joule.Job) (int, error) {
+	v := r.URL.Query().Get("attempt")
+	if v == "" {
+		return j.Attempts, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > j.Attempts {
+		return 0, errField("attempt", "%q is not an attempt of this job (it has %d)", v, j.Attempts)
+	}
+	return n, nil
 }
 
 // artifacts lists the regular files under dir.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,16 +119,8 @@ func errorCodes() []string {
 	for c := range codeStatus {
 		codes = append(codes, c)
 	}
-	sortStrings(codes)
+	slices.Sort(codes)
 	return codes
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 var paramRE = regexp.MustCompile(`\{([a-z_]+)\}`)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -166,8 +167,9 @@ func (s *Server) authenticate(r *http.Request) (joule.Principal, error) {
 	if h == "" {
 		return joule.Principal{}, joule.Errorf(joule.EUNAUTHORIZED, "authentication required: send Authorization: Bearer <token>")
 	}
-	scheme, secret, ok := cutSpace(h)
-	if !ok || !equalFold(scheme, "Bearer") || secret == "" {
+	scheme, secret, ok := strings.Cut(h, " ")
+	secret = strings.TrimLeft(secret, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return joule.Principal{}, joule.Errorf(joule.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\"")
 	}
 	return s.cfg.Authenticate(r.Context(), secret)
@@ -218,32 +220,6 @@ func (s *Server) audit(r *http.Request, rt Route, c *call, err error) {
 	if _, aerr := s.store.AppendAudit(r.Context(), e); aerr != nil {
 		s.logger.ErrorContext(r.Context(), "audit entry not written", "err", aerr, "action", rt.Audit, "request_id", e.RequestID)
 	}
-}
-
-func cutSpace(s string) (before, after string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			j := i
-			for j < len(s) && s[j] == ' ' {
-				j++
-			}
-			return s[:i], s[j:], true
-		}
-	}
-	return s, "", false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // listOptions parses limit and cursor.
