@@ -15,6 +15,7 @@ import (
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/queue"
+	"github.com/joule-dev/joule/internal/sqlite"
 )
 
 // nodeQueue is the River queue of a node: one per node, so each worker
@@ -51,7 +52,7 @@ func openQueue(ctx context.Context, storeURL, dataDir, nodeID string, handle fun
 	if target == "" {
 		target = filepath.Join(dataDir, "joule.db")
 	}
-	db, err := sql.Open("sqlite", target+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	db, err := sql.Open("sqlite", sqlite.WriteDSN(target))
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: open sqlite: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"os"
@@ -116,15 +117,7 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 	for _, r := range readings {
 		u.Power = append(u.Power, joule.PowerReading{Component: r.Component, Watts: r.Watts, Method: r.Method})
 	}
-	slices.SortFunc(u.Power, func(a, b joule.PowerReading) int {
-		switch {
-		case a.Component < b.Component:
-			return -1
-		case a.Component > b.Component:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(u.Power, func(a, b joule.PowerReading) int { return cmp.Compare(a.Component, b.Component) })
 	if p.prev != nil {
 		// The first readings have no interval behind them (0 W): the
 		// heartbeat reports from the second second on.

@@ -68,7 +68,7 @@ func newBenchHarness(b *testing.B, kind string, cpus int) *benchHarness {
 		store = s
 		cleanup = append(cleanup, func() { s.Close() })
 		openQ = func(cfg queue.Config) (*queue.Queue, error) {
-			db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+			db, err := sql.Open("sqlite", sqlite.WriteDSN(path))
 			if err != nil {
 				return nil, err
 			}

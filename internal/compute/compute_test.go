@@ -71,7 +71,7 @@ func newHarness(t *testing.T, cpus, gpus int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	db, err := sql.Open("sqlite", sqlite.WriteDSN(path))
 	if err != nil {
 		t.Fatal(err)
 	}

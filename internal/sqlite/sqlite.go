@@ -32,6 +32,18 @@ const busyTimeout = 10 * time.Second
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
+func commonParams() string {
+	return "?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)"
+}
+
+// WriteDSN is the modernc.org/sqlite data source name the store writes
+// through: WAL, a busy timeout, foreign keys, and transactions that take the
+// write lock when they begin. Other writers on the same file (the job
+// queue's own pool) open it with this DSN and one connection.
+func WriteDSN(path string) string {
+	return path + commonParams() + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
 // DB is a joule.Store on one SQLite file. It is safe for concurrent use.
 type DB struct {
 	write *sql.DB // one connection; transactions BEGIN IMMEDIATE
@@ -49,8 +61,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
 		return nil, joule.Errorf(joule.EINVALID, "sqlite path: %q must be a file path without '?'", path)
 	}
-	common := "?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)"
-	write, err := sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	write, err := sql.Open("sqlite", WriteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -66,7 +77,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
-	read, err := sql.Open("sqlite", path+common+"&_pragma=synchronous(NORMAL)&_query_only=1")
+	read, err := sql.Open("sqlite", path+commonParams()+"&_pragma=synchronous(NORMAL)&_query_only=1")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
