@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,7 +43,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-	"github.com/robfig/cron/v3"
 
 	"github.com/joule-dev/joule"
 )
@@ -66,20 +64,12 @@ func (j Job) Last() bool { return j.Attempt >= j.MaxAttempts }
 // attempt: the job runs again after its backoff while attempts are left.
 type Handler func(ctx context.Context, j Job) error
 
-// ScheduleHandler is called when a cron schedule fires at the given time (the
-// tick, in UTC, truncated to the minute). It typically writes a job row and
-// enqueues it in one transaction. An error retries the call.
-type ScheduleHandler func(ctx context.Context, scheduleID string, at time.Time) error
-
 // Config configures a Queue.
 type Config struct {
 	// Workers is how many jobs this process runs at once (default 10).
 	Workers int
 	// Handler runs jobs (required).
 	Handler Handler
-	// OnSchedule is called when a schedule added with AddSchedule fires
-	// (required before AddSchedule).
-	OnSchedule ScheduleHandler
 	// Logger receives River's logs (default: discard).
 	Logger *slog.Logger
 	// PollInterval is how often the queue looks for new jobs when no
@@ -167,9 +157,6 @@ type Queue struct {
 	client client
 	sqlc   *river.Client[*sql.Tx] // set on SQLite
 	pgc    *river.Client[pgx.Tx]  // set on PostgreSQL
-
-	mu        sync.Mutex
-	schedules map[string]rivertype.PeriodicJobHandle
 }
 
 // client is what Queue uses of a river.Client whatever its driver.
@@ -178,7 +165,6 @@ type client interface {
 	Stop(ctx context.Context) error
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	PeriodicJobs() *river.PeriodicJobBundle
 }
 
 // OpenSQLite returns a queue on the SQLite database db, after running River's
@@ -200,7 +186,7 @@ func OpenSQLite(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("queue: migrate: %w", err)
 	}
-	q := &Queue{kind: "sqlite", cfg: cfg, schedules: map[string]rivertype.PeriodicJobHandle{}}
+	q := &Queue{kind: "sqlite", cfg: cfg}
 	c, err := river.NewClient(driver, q.riverConfig())
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -247,7 +233,7 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Queue, 
 	if err != nil {
 		return nil, fmt.Errorf("queue: migrate: %w", err)
 	}
-	q := &Queue{kind: "postgres", cfg: cfg, schedules: map[string]rivertype.PeriodicJobHandle{}}
+	q := &Queue{kind: "postgres", cfg: cfg}
 	c, err := river.NewClient(driver, q.riverConfig())
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -259,7 +245,6 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Queue, 
 func (q *Queue) riverConfig() *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{q: q})
-	river.AddWorker(workers, &scheduleWorker{q: q})
 	return &river.Config{
 		ID:                   q.cfg.ID,
 		Logger:               q.cfg.Logger,
@@ -276,8 +261,7 @@ func (q *Queue) riverConfig() *river.Config {
 // Kind names the database: "sqlite" or "postgres".
 func (q *Queue) Kind() string { return q.kind }
 
-// Start starts fetching and working jobs, and running schedules when this
-// process is the queue's leader. Work stops when ctx is cancelled or Stop is
+// Start starts fetching and working jobs. Work stops when ctx is cancelled or Stop is
 // called.
 func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
@@ -456,108 +440,4 @@ func backoff(base time.Duration, n int) time.Duration {
 		d *= 2
 	}
 	return min(d, maxBackoff)
-}
-
-// scheduleArgs is the River job a cron schedule inserts when it fires.
-type scheduleArgs struct {
-	ScheduleID string `json:"schedule_id"`
-}
-
-func (scheduleArgs) Kind() string { return "joule_schedule" }
-
-type scheduleWorker struct {
-	river.WorkerDefaults[scheduleArgs]
-	q *Queue
-}
-
-func (w *scheduleWorker) Work(ctx context.Context, j *river.Job[scheduleArgs]) error {
-	if w.q.cfg.OnSchedule == nil {
-		return river.JobCancel(errors.New("no schedule handler"))
-	}
-	// River schedules the entry at the tick that fired it.
-	return w.q.cfg.OnSchedule(ctx, j.Args.ScheduleID, j.ScheduledAt.UTC().Truncate(time.Minute))
-}
-
-// NextRetry retries a failed schedule call with the default doubling backoff.
-func (w *scheduleWorker) NextRetry(j *river.Job[scheduleArgs]) time.Time {
-	return time.Now().Add(backoff(DefaultBackoff, j.Attempt))
-}
-
-// cronParser reads the five standard fields, descriptors such as @daily and
-// @every 1h, and an optional CRON_TZ=Zone prefix; without one, schedules run
-// in UTC.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// ParseCron checks a cron expression and returns its schedule. An EINVALID
-// error names what is wrong.
-func ParseCron(expr string) (cron.Schedule, error) {
-	s, err := cronParser.Parse(expr)
-	if err != nil {
-		return nil, joule.Errorf(joule.EINVALID, "cron: %q: %v", expr, err)
-	}
-	return s, nil
-}
-
-type utcSchedule struct{ s cron.Schedule }
-
-func (u utcSchedule) Next(t time.Time) time.Time { return u.s.Next(t.UTC()) }
-
-// AddSchedule registers (or replaces) the cron schedule id: each time it
-// fires, Config.OnSchedule is called once with the tick. Schedules are held
-// in memory: a process that starts must add them all again (from the store),
-// and on PostgreSQL every process should add the same set, since only the
-// current leader fires them. A tick fired twice (a new leader, a restart
-// within the minute) is dropped as a duplicate.
-func (q *Queue) AddSchedule(id, expr string) error {
-	if q.cfg.OnSchedule == nil {
-		return joule.Errorf(joule.EINVALID, "queue: AddSchedule needs Config.OnSchedule")
-	}
-	if id == "" {
-		return joule.Errorf(joule.EINVALID, "queue: schedule ID must not be empty")
-	}
-	s, err := ParseCron(expr)
-	if err != nil {
-		return err
-	}
-	if first := s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); s.Next(first).Sub(first) < time.Minute {
-		return joule.Errorf(joule.EINVALID, "cron: %q: fires more than once a minute", expr)
-	}
-	return q.addSchedule(id, utcSchedule{s})
-}
-
-func (q *Queue) addSchedule(id string, sched river.PeriodicSchedule) error {
-	pj := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-		// River sets ScheduledAt to the tick; unique by schedule and
-		// minute, so a tick inserted twice is inserted once.
-		return scheduleArgs{ScheduleID: id}, &river.InsertOpts{
-			MaxAttempts: 10,
-			UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute},
-		}
-	}, &river.PeriodicJobOpts{ID: "joule_schedule_" + id})
-
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if _, ok := q.schedules[id]; ok {
-		q.client.PeriodicJobs().RemoveByID("joule_schedule_" + id)
-		delete(q.schedules, id)
-	}
-	h, err := q.client.PeriodicJobs().AddSafely(pj)
-	if err != nil {
-		return fmt.Errorf("queue: add schedule %s: %w", id, err)
-	}
-	q.schedules[id] = h
-	return nil
-}
-
-// RemoveSchedule unregisters schedule id (pausing or deleting it). It
-// reports whether it was registered.
-func (q *Queue) RemoveSchedule(id string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if _, ok := q.schedules[id]; !ok {
-		return false
-	}
-	q.client.PeriodicJobs().RemoveByID("joule_schedule_" + id)
-	delete(q.schedules, id)
-	return true
 }

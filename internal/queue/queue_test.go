@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	_ "modernc.org/sqlite"
 
 	"github.com/joule-dev/joule"
@@ -447,87 +446,6 @@ func TestCancelRunning(t *testing.T) {
 			t.Errorf("ran %d times, want 1", n)
 		}
 	})
-}
-
-func TestSchedules(t *testing.T) {
-	t.Parallel()
-	forEachBackend(t, func(t *testing.T, b backend) {
-		var mu sync.Mutex
-		var ticks []time.Time
-		rec := newRecorder(nil)
-		cfg := Config{Handler: rec.handler("w"), PollInterval: 50 * time.Millisecond,
-			OnSchedule: func(ctx context.Context, id string, at time.Time) error {
-				if id != "nightly" {
-					return fmt.Errorf("schedule %q", id)
-				}
-				mu.Lock()
-				ticks = append(ticks, at)
-				mu.Unlock()
-				return nil
-			}}
-		e := b.open(t, cfg)
-		if err := e.q.AddSchedule("nightly", "0 2 * * *"); err != nil {
-			t.Fatalf("AddSchedule = %v", err)
-		}
-		// A schedule every 200ms fires many times a minute: uniqueness by
-		// schedule and minute lets one call through per minute.
-		if err := e.q.addSchedule("nightly", river.PeriodicInterval(200*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, 30*time.Second, "the schedule to fire", func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(ticks) >= 1
-		})
-		time.Sleep(time.Second)
-		if !e.q.RemoveSchedule("nightly") || e.q.RemoveSchedule("nightly") {
-			t.Errorf("RemoveSchedule: want true then false")
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		seen := map[time.Time]bool{}
-		for _, at := range ticks {
-			if seen[at] || !at.Equal(at.Truncate(time.Minute)) || at.Location() != time.UTC {
-				t.Errorf("ticks = %v: want distinct UTC minutes", ticks)
-			}
-			seen[at] = true
-		}
-		t.Logf("%s: schedule ticks %v", b.name, ticks)
-	})
-}
-
-func TestAddScheduleErrors(t *testing.T) {
-	t.Parallel()
-	db := mustOpenSQLite(t, filepath.Join(t.TempDir(), "joule.db"))
-	q, err := OpenSQLite(t.Context(), db, Config{Handler: func(context.Context, Job) error { return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.AddSchedule("s", "* * * * *"); joule.ErrorCode(err) != joule.EINVALID {
-		t.Errorf("AddSchedule without OnSchedule = %v, want EINVALID", err)
-	}
-	q.cfg.OnSchedule = func(context.Context, string, time.Time) error { return nil }
-	tests := []struct {
-		id, expr string
-		ok       bool
-	}{
-		{"s", "0 2 * * *", true},
-		{"s", "*/5 * * * 1-5", true},
-		{"s", "@daily", true},
-		{"s", "@every 1h", true},
-		{"s", "CRON_TZ=UTC 30 4 * * *", true},
-		{"s", "@every 10s", false},
-		{"s", "61 * * * *", false},
-		{"s", "* * * *", false},
-		{"s", "", false},
-		{"", "@daily", false},
-	}
-	for _, tt := range tests {
-		err := q.AddSchedule(tt.id, tt.expr)
-		if (err == nil) != tt.ok || (err != nil && joule.ErrorCode(err) != joule.EINVALID) {
-			t.Errorf("AddSchedule(%q, %q) = %v, want ok %v", tt.id, tt.expr, err, tt.ok)
-		}
-	}
 }
 
 func TestStartStop(t *testing.T) {
