@@ -113,6 +113,23 @@ type JobSpec struct {
 	NotBefore *time.Time        `json:"not_before,omitempty"`
 	Deadline  *time.Time        `json:"deadline,omitempty"`
 	DependsOn []string          `json:"depends_on,omitempty"` // job IDs or names that must succeed first
+
+	// Carbon-aware timing. A job with a Deadline or a Flexibility is
+	// flexible: when a carbon forecast is configured, it waits in state
+	// scheduled for the greenest window that still meets its deadline
+	// (see JobShift).
+	//
+	// Flexibility lets the job start up to this long after submission:
+	// its deadline is then submission + flexibility + expected duration.
+	Flexibility Duration `json:"flexibility,omitempty"`
+	// ExpectedDuration is how long the job is expected to run; 0 learns it
+	// from the median run time of the job's last successful runs of the
+	// same name in the workspace.
+	ExpectedDuration Duration `json:"expected_duration,omitempty"`
+	// Interruptible lets the job be suspended (SIGSTOP) and resumed
+	// (SIGCONT) so that it runs only in the greenest slots before its
+	// deadline, instead of in one stretch.
+	Interruptible bool `json:"interruptible,omitempty"`
 }
 
 // Spec limits.
@@ -168,6 +185,14 @@ func (s JobSpec) Validate() error {
 		return Errorf(EINVALID, "backoff: must not be negative")
 	case s.NotBefore != nil && s.Deadline != nil && !s.Deadline.After(*s.NotBefore):
 		return Errorf(EINVALID, "deadline: must be after not_before")
+	case s.Flexibility < 0:
+		return Errorf(EINVALID, "flexibility: must not be negative")
+	case s.Flexibility > 0 && s.Deadline != nil:
+		return Errorf(EINVALID, "flexibility: give a deadline or a flexibility, not both")
+	case s.ExpectedDuration < 0:
+		return Errorf(EINVALID, "expected_duration: must not be negative")
+	case s.Interruptible && s.Deadline == nil && s.Flexibility == 0:
+		return Errorf(EINVALID, "interruptible: needs a deadline or a flexibility to plan its slots within")
 	}
 	for k := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -241,7 +266,10 @@ type Job struct {
 	StartAt     *time.Time `json:"start_at,omitempty"` // planned start, when scheduled for later
 	// Energy sums the energy, emissions and cost of the job's attempts; nil
 	// until an attempt has been accounted.
-	Energy     *JobEnergy `json:"energy,omitempty"`
+	Energy *JobEnergy `json:"energy,omitempty"`
+	// Shift is the carbon-aware timing of a flexible job: its plan and,
+	// once it has run, the saving realised; nil for other jobs.
+	Shift      *JobShift  `json:"shift,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	UpdatedAt  time.Time  `json:"updated_at"`

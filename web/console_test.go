@@ -1378,3 +1378,31 @@ func TestOverviewJobsCard(t *testing.T) {
 		}
 	}
 }
+
+func TestJobPageShowsCarbonShift(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	j := mustCreateJob(t, f.store, f.acme, "flexible", now.Add(-time.Minute), nil)
+	saving := 812.5
+	start := now.Add(6 * time.Hour)
+	_, err := f.store.UpdateJob(t.Context(), j.ID, nil, "", func(j *joule.Job) error {
+		j.Shift = &joule.JobShift{
+			PlannedAt: now, Start: start, Deadline: now.Add(12 * time.Hour), ExpectedDuration: joule.Duration(time.Hour),
+			ForecastGPerKWh: 180, NowGPerKWh: 320, ExpectedWatts: 1000, ExpectedSavingG: 210, Source: "file de.csv",
+			RealisedSavingG: &saving, RealisedNote: "actual intensities from file de.csv",
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t)
+	c.mustLogin(f.adminSecret)
+	res := c.get("/jobs/" + j.ID)
+	for _, want := range []string{"Carbon shift", "forecast 180 gCO2e/kWh in the window vs 320 at submission (file de.csv)",
+		"expected saving 210 gCO2e (estimated, 1000 W assumed)", "realised saving 812 gCO2e: actual intensities from file de.csv"} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("job page lacks %q", want)
+		}
+	}
+}

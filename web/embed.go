@@ -101,6 +101,7 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		"gib":    func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<30), 'f', 1, 64) + " GiB" },
 		"pct":    func(f float64) string { return chart.FormatValue(f*100) + " %" },
 		"bytes":  humanBytes,
+		"deref":  func(f *float64) float64 { return *f },
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,7 +54,10 @@ func (m *Main) jobRunCommand() *cobra.Command {
 		Short: "Submit a job, from flags and a command, or from a YAML/JSON spec file",
 		Example: `  joule job run --name hello --cpu 1 --wait -- python3 -c "print(sum(range(10**8)))"
   joule job run --name resnet --gpu 1 --cpu 4 --memory 16Gi --retries 2 --timeout 6h -- python train.py
-  joule job run -f job.yaml --wait`,
+  joule job run -f job.yaml --wait
+  # carbon-aware: start in the greenest hour of the next 12 (needs a carbon forecast on the server)
+  joule job run --name nightly --flexibility 12h --expected-duration 1h -- python train.py
+  joule job run --name batch --deadline 24h --expected-duration 3h --interruptible -- ./batch.sh`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var spec joule.JobSpec
 			var err error
@@ -98,7 +102,10 @@ func (m *Main) jobRunCommand() *cobra.Command {
 	fl.StringVar(&f.backoff, "backoff", "", "wait before the first retry, doubling each time (default 1s)")
 	fl.StringVar(&f.timeout, "timeout", "", "stop the job after this long (30m, 2h; default none)")
 	fl.StringVar(&f.notBefore, "not-before", "", "start no earlier than this: RFC 3339 or a duration from now")
-	fl.StringVar(&f.deadline, "deadline", "", "finish by this time: RFC 3339 or a duration from now (stored for carbon-aware timing)")
+	fl.StringVar(&f.deadline, "deadline", "", "finish by this time: RFC 3339 or a duration from now; the job may wait for a greener window until then")
+	fl.StringVar(&f.flexibility, "flexibility", "", "the job may start up to this long after submission (e.g. 12h) and waits for the greenest window in it")
+	fl.StringVar(&f.expectedDuration, "expected-duration", "", "how long the job runs, for carbon-aware timing (default: learned from past runs of the same name)")
+	fl.BoolVar(&f.interruptible, "interruptible", false, "with --deadline or --flexibility: suspend (SIGSTOP) and resume (SIGCONT) the job to run only in the greenest slots")
 	fl.StringArrayVar(&f.env, "env", nil, "environment variable KEY=VALUE (repeatable)")
 	fl.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE (repeatable)")
 	fl.StringArrayVar(&f.selector, "selector", nil, "run only on nodes with label KEY=VALUE (repeatable)")
@@ -256,6 +263,9 @@ func printJob(tw *tabwriter.Writer, d httpapi.JobDetail) {
 		if d.StartedAt != nil {
 			row(tw, "Duration:", d.FinishedAt.Sub(*d.StartedAt).Round(time.Millisecond))
 		}
+	}
+	if s := d.Shift; s != nil {
+		printShift(tw, s)
 	}
 	if e := d.Energy; e != nil {
 		row(tw, "Energy:", fmt.Sprintf("%s (measured %s, estimated %s)", fmtJoules(e.Joules), fmtJoules(e.MeasuredJoules), fmtJoules(e.EstimatedJoules)))
@@ -456,4 +466,39 @@ func fmtJoules(j float64) string {
 		return fmt.Sprintf("%.1f kJ", j/1e3)
 	}
 	return fmt.Sprintf("%.1f J", j)
+}
+
+// printShift prints the carbon-aware timing of a flexible job.
+func printShift(tw *tabwriter.Writer, s *joule.JobShift) {
+	if s.Fallback != "" {
+		row(tw, "Carbon shift:", "not shifted: "+s.Fallback)
+		return
+	}
+	row(tw, "Carbon shift:", fmt.Sprintf("planned start %s, deadline %s", fmtTime(s.Start), fmtTime(s.Deadline)))
+	for i, sl := range s.Slots {
+		row(tw, fmt.Sprintf("  slot %d:", i+1), fmt.Sprintf("%s – %s", fmtTime(sl.Start), fmtTime(sl.End)))
+	}
+	row(tw, "  forecast:", fmt.Sprintf("%.0f gCO2e/kWh in the window vs %.0f at submission (%s)", s.ForecastGPerKWh, s.NowGPerKWh, orDash(s.Source)))
+	row(tw, "  duration:", fmt.Sprintf("%s (%s)", time.Duration(s.ExpectedDuration), orDash(s.DurationSource)))
+	row(tw, "  expected saving:", fmt.Sprintf("%s (estimated: %.0f W assumed)", fmtGrams(s.ExpectedSavingG), s.ExpectedWatts))
+	switch {
+	case s.RealisedSavingG != nil:
+		row(tw, "  realised saving:", fmt.Sprintf("%s: %s", fmtGrams(*s.RealisedSavingG), s.RealisedNote))
+	case s.RealisedNote != "":
+		row(tw, "  realised saving:", "- ("+s.RealisedNote+")")
+	}
+}
+
+// fmtGrams formats a mass of CO2e: "850 g CO2e", "1.2 kg CO2e".
+func fmtGrams(g float64) string {
+	switch a := math.Abs(g); {
+	case a >= 1e6:
+		return fmt.Sprintf("%.3g t CO2e", g/1e6)
+	case a >= 1000:
+		return fmt.Sprintf("%.3g kg CO2e", g/1000)
+	case a >= 10:
+		return fmt.Sprintf("%.0f g CO2e", g)
+	default:
+		return fmt.Sprintf("%.2g g CO2e", g)
+	}
 }

@@ -40,6 +40,10 @@ type jobFile struct {
 	NotBefore *time.Time   `yaml:"not_before"`
 	Deadline  *time.Time   `yaml:"deadline"`
 	DependsOn []string     `yaml:"depends_on"`
+
+	Flexibility      yamlDuration `yaml:"flexibility"`
+	ExpectedDuration yamlDuration `yaml:"expected_duration"`
+	Interruptible    bool         `yaml:"interruptible"`
 }
 
 // cpuQuantity reads "2", 2, 0.5 or "500m".
@@ -100,6 +104,7 @@ func parseJobFile(path string, data []byte) (joule.JobSpec, error) {
 		Resources: joule.Resources{CPUMillis: f.Resources.CPU.millis, MemoryBytes: f.Resources.Memory.bytes, GPUs: f.Resources.GPU},
 		Priority:  f.Priority, Timeout: joule.Duration(f.Timeout.d), Retries: f.Retries, Backoff: joule.Duration(f.Backoff.d),
 		NotBefore: f.NotBefore, Deadline: f.Deadline, DependsOn: f.DependsOn,
+		Flexibility: joule.Duration(f.Flexibility.d), ExpectedDuration: joule.Duration(f.ExpectedDuration.d), Interruptible: f.Interruptible,
 	}
 	if f.Resources.CPU.set && f.Resources.CPU.millis == 0 {
 		spec.Resources.CPUMillis = 0
@@ -115,6 +120,8 @@ func parseJobFile(path string, data []byte) (joule.JobSpec, error) {
 type jobFlags struct {
 	name, cpu, memory, timeout, backoff string
 	notBefore, deadline                 string
+	flexibility, expectedDuration       string
+	interruptible                       bool
 	gpu, priority, retries              int
 	env, labels, selector               []string
 	dependsOn                           []string
@@ -123,7 +130,8 @@ type jobFlags struct {
 
 // spec builds and validates a JobSpec from flags and the command after --.
 func (f jobFlags) spec(command []string) (joule.JobSpec, error) {
-	s := joule.JobSpec{Name: f.name, Command: command, WorkDir: f.workDir, Priority: f.priority, Retries: f.retries, DependsOn: f.dependsOn}
+	s := joule.JobSpec{Name: f.name, Command: command, WorkDir: f.workDir, Priority: f.priority, Retries: f.retries, DependsOn: f.dependsOn,
+		Interruptible: f.interruptible}
 	var err error
 	if f.cpu != "" {
 		if s.Resources.CPUMillis, err = joule.ParseCPU(f.cpu); err != nil {
@@ -142,7 +150,8 @@ func (f jobFlags) spec(command []string) (joule.JobSpec, error) {
 	for _, d := range []struct {
 		flag, v string
 		dst     *joule.Duration
-	}{{"--timeout", f.timeout, &s.Timeout}, {"--backoff", f.backoff, &s.Backoff}} {
+	}{{"--timeout", f.timeout, &s.Timeout}, {"--backoff", f.backoff, &s.Backoff},
+		{"--flexibility", f.flexibility, &s.Flexibility}, {"--expected-duration", f.expectedDuration, &s.ExpectedDuration}} {
 		if d.v == "" {
 			continue
 		}

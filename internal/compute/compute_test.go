@@ -34,6 +34,13 @@ type harness struct {
 
 func newHarness(t *testing.T, cpus, gpus int) *harness {
 	t.Helper()
+	return newHarnessWith(t, cpus, gpus, nil)
+}
+
+// newHarnessWith is newHarness with a hook that may change the dispatcher's
+// and the worker's configuration before they are made.
+func newHarnessWith(t *testing.T, cpus, gpus int, configure func(*compute.DispatcherConfig, *compute.WorkerConfig)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "joule.db")
@@ -64,10 +71,22 @@ func newHarness(t *testing.T, cpus, gpus int) *harness {
 		t.Fatal(err)
 	}
 	var disp *compute.Dispatcher
-	w, err := compute.NewWorker(compute.WorkerConfig{
+	wcfg := compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: h.node.ID, DataDir: dir, Poll: 100 * time.Millisecond, Grace: 2 * time.Second,
 		OnFinish: func(joule.Job) { disp.Wake() },
-	})
+	}
+	var q *queue.Queue
+	dcfg := compute.DispatcherConfig{
+		Store: store, Interval: 100 * time.Millisecond,
+		Enqueue: func(ctx context.Context, tx any, j joule.Job) error {
+			_, err := q.EnqueueTx(ctx, tx, j.ID, queue.EnqueueOpts{Queue: strings.ToLower(j.NodeID), Attempt: j.Attempts + 1})
+			return err
+		},
+	}
+	if configure != nil {
+		configure(&dcfg, &wcfg)
+	}
+	w, err := compute.NewWorker(wcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,20 +96,14 @@ func newHarness(t *testing.T, cpus, gpus int) *harness {
 	}
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	q, err := queue.OpenSQLite(ctx, db, queue.Config{
+	q, err = queue.OpenSQLite(ctx, db, queue.Config{
 		Workers: 64, Queue: strings.ToLower(h.node.ID), PollInterval: 50 * time.Millisecond,
 		Handler: func(ctx context.Context, j queue.Job) error { return w.Handle(ctx, j.ID) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	disp, err = compute.NewDispatcher(compute.DispatcherConfig{
-		Store: store, Interval: 100 * time.Millisecond,
-		Enqueue: func(ctx context.Context, tx any, j joule.Job) error {
-			_, err := q.EnqueueTx(ctx, tx, j.ID, queue.EnqueueOpts{Queue: strings.ToLower(j.NodeID), Attempt: j.Attempts + 1})
-			return err
-		},
-	})
+	disp, err = compute.NewDispatcher(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

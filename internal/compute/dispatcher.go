@@ -31,15 +31,18 @@ type DispatcherConfig struct {
 	Logger   *slog.Logger
 	// OnPlaced, when set, is called after each placement (tests, metrics).
 	OnPlaced func(joule.Job)
+	// Shift configures carbon-aware time shifting of flexible jobs.
+	Shift ShiftConfig
 }
 
 // Dispatcher places queued jobs on nodes. Run one per installation.
 type Dispatcher struct {
-	cfg  DispatcherConfig
-	wake chan struct{}
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-	once sync.Once
+	cfg   DispatcherConfig
+	shift ShiftConfig
+	wake  chan struct{}
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 // NewDispatcher returns a Dispatcher.
@@ -56,7 +59,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	return &Dispatcher{cfg: cfg, shift: cfg.Shift.withDefaults(), wake: make(chan struct{}, 1)}, nil
 }
 
 // Start runs dispatch rounds until ctx is done or Stop is called.
@@ -99,12 +102,16 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Round runs one dispatch round: due schedules, dependency checks and
+// Round runs one dispatch round: due schedules, shifted jobs whose window
+// has come, dependency checks, carbon-aware planning of flexible jobs and
 // placement.
 func (d *Dispatcher) Round(ctx context.Context) error {
 	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
 	if err := d.fireSchedules(ctx, now); err != nil {
 		return fmt.Errorf("schedules: %w", err)
+	}
+	if err := d.releaseShifted(ctx, now); err != nil {
+		return fmt.Errorf("shifted jobs: %w", err)
 	}
 	queued, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobQueued}})
 	if err != nil {
@@ -115,6 +122,9 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 	}
 	pending, err := d.resolveDependencies(ctx, queued, now)
 	if err != nil {
+		return err
+	}
+	if pending, err = d.shiftQueued(ctx, pending, now); err != nil {
 		return err
 	}
 	if len(pending) == 0 {

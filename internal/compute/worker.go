@@ -48,8 +48,11 @@ type WorkerConfig struct {
 	// Account, when set, gives an ended attempt its energy, emissions and
 	// cost from its usage series; nil (or a nil result) leaves them unset.
 	Account func(j joule.Job, a joule.Attempt, usage []joule.UsageSample) *joule.JobEnergy
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Intensity, when set, gives the actual grid intensity over a period,
+	// for the realised saving of a carbon-shifted job.
+	Intensity IntensityFunc
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Worker runs the jobs placed on one node.
@@ -162,6 +165,8 @@ func (w *Worker) watch(ctx context.Context, j joule.Job, run joule.Run) error {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	stopped := false
+	slots := w.newSlotKeeper(j, run)
+	slots.tick(ctx, w.now())
 	for {
 		select {
 		case <-done:
@@ -177,6 +182,7 @@ func (w *Worker) watch(ctx context.Context, j joule.Job, run joule.Run) error {
 			if stopped {
 				continue
 			}
+			slots.tick(ctx, w.now())
 			cur, err := w.cfg.Store.GetJob(ctx, "", j.ID)
 			if err == nil && cur.State == joule.JobCancelled {
 				stopped = true
@@ -235,6 +241,12 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 	if retry {
 		transition = fmt.Sprintf("attempt %d %s (%s); will retry", j.Attempts, res.State, reason)
 	}
+	var realised *joule.JobShift // looked up outside the store's transaction
+	if !retry && j.Shift != nil && j.Shift.Fallback == "" && j.StartedAt != nil {
+		jj := j
+		jj.Energy = AddEnergy(j.Energy, a.Energy)
+		realised = w.realise(ctx, jj, fin)
+	}
 	final, err := w.cfg.Store.UpdateJob(ctx, j.ID, []joule.JobState{joule.JobRunning}, transition, func(cur *joule.Job) error {
 		cur.ExitCode = &code
 		cur.UpdatedAt = now
@@ -252,6 +264,9 @@ func (w *Worker) finish(ctx context.Context, j joule.Job, run joule.Run, res jou
 		cur.State = res.State
 		cur.Reason = reason
 		cur.FinishedAt = &fin
+		if realised != nil {
+			cur.Shift = realised
+		}
 		return nil
 	}, nil)
 	if joule.ErrorCode(err) == joule.ECONFLICT {

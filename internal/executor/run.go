@@ -48,6 +48,7 @@ type run struct {
 	adopted bool
 
 	stopCh chan stopReq
+	ctlCh  chan syscall.Signal // SIGSTOP or SIGCONT, from Suspend and Resume
 	done   chan struct{}
 	result joule.RunResult // set before done is closed
 
@@ -64,6 +65,7 @@ func (e *Executor) newRun(req joule.RunRequest, pgid int, cg *jobCgroup, limits 
 	return &run{
 		e: e, req: req, pgid: pgid, cg: cg, limits: limits, startedAt: startedAt, log: log,
 		stopCh: make(chan stopReq),
+		ctlCh:  make(chan syscall.Signal),
 		done:   make(chan struct{}),
 	}
 }
@@ -99,6 +101,23 @@ func (r *run) Stop(reason joule.JobState, grace time.Duration) error {
 	}
 	select {
 	case r.stopCh <- stopReq{state: reason, grace: max(grace, 0), text: text}:
+	case <-r.done:
+	}
+	return nil
+}
+
+// Suspend stops every process of the attempt (SIGSTOP to its process
+// group) until Resume continues them (SIGCONT). Both do nothing once the
+// attempt is ending. A stopped attempt that is cancelled or times out is
+// continued after its SIGTERM so that it can exit.
+func (r *run) Suspend() error { return r.control(syscall.SIGSTOP) }
+
+// Resume continues an attempt stopped by Suspend.
+func (r *run) Resume() error { return r.control(syscall.SIGCONT) }
+
+func (r *run) control(sig syscall.Signal) error {
+	select {
+	case r.ctlCh <- sig:
 	case <-r.done:
 	}
 	return nil
@@ -165,9 +184,10 @@ func (r *run) supervise(leaderExited <-chan struct{}) {
 		timeoutC = t.C
 	}
 	var (
-		stop   *stopReq
-		killAt time.Time // zero until a stop or the leader's exit
-		killT  = time.NewTimer(time.Hour)
+		stop      *stopReq
+		killAt    time.Time // zero until a stop or the leader's exit
+		killT     = time.NewTimer(time.Hour)
+		suspended bool
 	)
 	killT.Stop()
 	defer killT.Stop()
@@ -182,6 +202,10 @@ func (r *run) supervise(leaderExited <-chan struct{}) {
 			stop = &req
 			r.log.Debug("stopping job", "reason", req.state, "grace", req.grace)
 			r.signalGroup(syscall.SIGTERM)
+			if suspended {
+				r.signalGroup(syscall.SIGCONT)
+				suspended = false
+			}
 		}
 		setKillAt(time.Now().Add(req.grace))
 	}
@@ -193,6 +217,11 @@ wait:
 			r.sample()
 		case req := <-r.stopCh:
 			beginStop(req)
+		case sig := <-r.ctlCh:
+			if stop == nil && suspended != (sig == syscall.SIGSTOP) {
+				suspended = sig == syscall.SIGSTOP
+				r.signalGroup(sig)
+			}
 		case <-timeoutC:
 			beginStop(stopReq{state: joule.JobTimedOut, grace: cfg.Grace, text: "timed out after " + r.req.Timeout.String()})
 		case <-killT.C:
@@ -211,6 +240,9 @@ wait:
 			r.signalGroup(syscall.SIGTERM)
 			setKillAt(time.Now().Add(cfg.Grace))
 		}
+		if suspended {
+			r.signalGroup(syscall.SIGCONT)
+		}
 		poll := time.NewTicker(50 * time.Millisecond)
 		for len(r.remaining()) > 0 {
 			if !time.Now().Before(killAt) {
@@ -226,6 +258,7 @@ wait:
 				r.sample()
 			case req := <-r.stopCh:
 				setKillAt(time.Now().Add(req.grace))
+			case <-r.ctlCh: // ending: no more suspending
 			}
 		}
 		poll.Stop()

@@ -19,14 +19,14 @@ import (
 // Jobs
 
 const jobCols = "id, workspace_id, name, spec, state, reason, exit_code, attempts, node_id, gpu_indices, " +
-	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy"
+	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy, shift"
 
 func scanJob(s pgx.Row) (joule.Job, error) {
 	var j joule.Job
 	var name, state string
-	var spec, gpus, energy []byte
+	var spec, gpus, energy, shift []byte
 	if err := s.Scan(&j.ID, &j.WorkspaceID, &name, &spec, &state, &j.Reason, &j.ExitCode, &j.Attempts, &j.NodeID, &gpus,
-		&j.CreatedAt, &j.CreatedBy, &j.StartAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt, &energy); err != nil {
+		&j.CreatedAt, &j.CreatedBy, &j.StartAt, &j.StartedAt, &j.FinishedAt, &j.UpdatedAt, &energy, &shift); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal(spec, &j.Spec); err != nil {
@@ -38,6 +38,12 @@ func scanJob(s pgx.Row) (joule.Job, error) {
 	var err error
 	if j.Energy, err = decodeEnergy(energy); err != nil {
 		return j, fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	if shift != nil {
+		j.Shift = new(joule.JobShift)
+		if err := json.Unmarshal(shift, j.Shift); err != nil {
+			return j, fmt.Errorf("job %s: decode shift: %w", j.ID, err)
+		}
 	}
 	j.State = joule.JobState(state)
 	j.CreatedAt = fromDB(j.CreatedAt)
@@ -56,20 +62,27 @@ func specJSON(s joule.JobSpec) (string, error) {
 	return string(b), err
 }
 
-// encodeJob returns j's JSON columns: the spec, the GPU indices and the
-// energy (nil, for NULL, when j.Energy is nil).
-func encodeJob(j joule.Job) (spec, gpus string, energy any, err error) {
+// encodeJob returns j's JSON columns: the spec, the GPU indices, the
+// energy and the shift (nil, for NULL, when j.Energy or j.Shift is nil).
+func encodeJob(j joule.Job) (spec, gpus string, energy, shift any, err error) {
 	if spec, err = specJSON(j.Spec); err != nil {
-		return "", "", nil, fmt.Errorf("encode spec: %w", err)
+		return "", "", nil, nil, fmt.Errorf("encode spec: %w", err)
 	}
 	b, err := json.Marshal(j.GPUIndices)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("encode gpu_indices: %w", err)
+		return "", "", nil, nil, fmt.Errorf("encode gpu_indices: %w", err)
 	}
 	if energy, err = encodeEnergy(j.Energy); err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
-	return spec, string(b), energy, nil
+	if j.Shift != nil {
+		sb, err := json.Marshal(j.Shift)
+		if err != nil {
+			return "", "", nil, nil, joule.Errorf(joule.EINVALID, "shift: %v", err)
+		}
+		shift = string(sb)
+	}
+	return spec, string(b), energy, shift, nil
 }
 
 // decodeEnergy decodes an energy column; NULL (nil) is nil.
@@ -132,7 +145,7 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	spec, gpus, energy, err := encodeJob(j)
+	spec, gpus, energy, shift, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -142,10 +155,10 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	}
 	failed := false // the transaction's function returned the error
 	err = db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO jobs ("+jobCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+		_, err := tx.Exec(ctx, "INSERT INTO jobs ("+jobCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
 			j.ID, j.WorkspaceID, j.Spec.Name, spec, string(j.State), j.Reason, j.ExitCode, j.Attempts,
 			j.NodeID, gpus, utcMicro(j.CreatedAt), j.CreatedBy, utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt),
-			utcMicroPtr(j.FinishedAt), utcMicro(j.UpdatedAt), energy)
+			utcMicroPtr(j.FinishedAt), utcMicro(j.UpdatedAt), energy, shift)
 		switch {
 		case err == nil:
 		case violates(err, uniqueViolation, "jobs_pkey"):
@@ -312,15 +325,15 @@ func updateJobTx(ctx context.Context, tx pgx.Tx, id string, from []joule.JobStat
 		return err
 	}
 	j.UpdatedAt = nextUpdatedAt(old.UpdatedAt, j.UpdatedAt)
-	spec, gpus, energy, err := encodeJob(j)
+	spec, gpus, energy, shift, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
 	*out, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET name = $1, spec = $2, state = $3, reason = $4,
 		exit_code = $5, attempts = $6, node_id = $7, gpu_indices = $8, created_by = $9, start_at = $10,
-		started_at = $11, finished_at = $12, updated_at = $13, energy = $14 WHERE id = $15 RETURNING `+jobCols,
+		started_at = $11, finished_at = $12, updated_at = $13, energy = $14, shift = $15 WHERE id = $16 RETURNING `+jobCols,
 		j.Spec.Name, spec, string(j.State), j.Reason, j.ExitCode, j.Attempts, j.NodeID, gpus, j.CreatedBy,
-		utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt), utcMicroPtr(j.FinishedAt), j.UpdatedAt, energy, id))
+		utcMicroPtr(j.StartAt), utcMicroPtr(j.StartedAt), utcMicroPtr(j.FinishedAt), j.UpdatedAt, energy, shift, id))
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 // Jobs
 
 const jobCols = "id, workspace_id, name, spec, state, reason, exit_code, attempts, node_id, gpu_indices, " +
-	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy"
+	"created_at, created_by, start_at, started_at, finished_at, updated_at, energy, shift"
 
 func scanJob(s scanner) (joule.Job, error) {
 	var j joule.Job
@@ -26,9 +26,9 @@ func scanJob(s scanner) (joule.Job, error) {
 	var created, updated int64
 	var startAt, started, finished sql.NullInt64
 	var name string
-	var energy sql.NullString
+	var energy, shift sql.NullString
 	if err := s.Scan(&j.ID, &j.WorkspaceID, &name, &spec, &j.State, &j.Reason, &exit, &j.Attempts, &j.NodeID, &gpus,
-		&created, &j.CreatedBy, &startAt, &started, &finished, &updated, &energy); err != nil {
+		&created, &j.CreatedBy, &startAt, &started, &finished, &updated, &energy, &shift); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
@@ -40,6 +40,12 @@ func scanJob(s scanner) (joule.Job, error) {
 	var err error
 	if j.Energy, err = decodeEnergy(energy.String, energy.Valid); err != nil {
 		return j, fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	if shift.Valid {
+		j.Shift = new(joule.JobShift)
+		if err := json.Unmarshal([]byte(shift.String), j.Shift); err != nil {
+			return j, fmt.Errorf("job %s: decode shift: %w", j.ID, err)
+		}
 	}
 	if exit.Valid {
 		c := int(exit.Int64)
@@ -76,20 +82,27 @@ func nullInt(p *int) any {
 	return int64(*p)
 }
 
-// encodeJob returns j's JSON columns: the spec, the GPU indices and the
-// energy (nil, for NULL, when j.Energy is nil).
-func encodeJob(j joule.Job) (spec, gpus string, energy any, err error) {
+// encodeJob returns j's JSON columns: the spec, the GPU indices, the
+// energy and the shift (nil, for NULL, when j.Energy or j.Shift is nil).
+func encodeJob(j joule.Job) (spec, gpus string, energy, shift any, err error) {
 	if spec, err = specJSON(j.Spec); err != nil {
-		return "", "", nil, fmt.Errorf("encode spec: %w", err)
+		return "", "", nil, nil, fmt.Errorf("encode spec: %w", err)
 	}
 	b, err := json.Marshal(j.GPUIndices)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("encode gpu_indices: %w", err)
+		return "", "", nil, nil, fmt.Errorf("encode gpu_indices: %w", err)
 	}
 	if energy, err = encodeEnergy(j.Energy); err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
-	return spec, string(b), energy, nil
+	if j.Shift != nil {
+		sb, err := json.Marshal(j.Shift)
+		if err != nil {
+			return "", "", nil, nil, joule.Errorf(joule.EINVALID, "shift: %v", err)
+		}
+		shift = string(sb)
+	}
+	return spec, string(b), energy, shift, nil
 }
 
 // decodeEnergy decodes an energy column; NULL (valid false) is nil.
@@ -151,7 +164,7 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	spec, gpus, energy, err := encodeJob(j)
+	spec, gpus, energy, shift, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -161,10 +174,10 @@ func (db *DB) CreateJob(ctx context.Context, j joule.Job, fn joule.TxFunc) error
 	}
 	failed := false // the transaction's function returned the error
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err := tx.ExecContext(ctx, "INSERT INTO jobs ("+jobCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			j.ID, j.WorkspaceID, j.Spec.Name, spec, string(j.State), j.Reason, nullInt(j.ExitCode), j.Attempts,
 			j.NodeID, gpus, micros(j.CreatedAt), j.CreatedBy, nullMicros(j.StartAt), nullMicros(j.StartedAt),
-			nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy)
+			nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy, shift)
 		switch {
 		case err == nil:
 		case isUnique(err, "jobs.id"):
@@ -329,15 +342,15 @@ func (db *DB) updateJobTx(ctx context.Context, tx *sql.Tx, id string, from []jou
 		return err
 	}
 	j.UpdatedAt = nextUpdatedAt(old.UpdatedAt, j.UpdatedAt)
-	spec, gpus, energy, err := encodeJob(j)
+	spec, gpus, energy, shift, err := encodeJob(j)
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}
 	*out, err = scanJob(tx.QueryRowContext(ctx, `UPDATE jobs SET name = ?, spec = ?, state = ?, reason = ?,
 		exit_code = ?, attempts = ?, node_id = ?, gpu_indices = ?, created_by = ?, start_at = ?, started_at = ?,
-		finished_at = ?, updated_at = ?, energy = ? WHERE id = ? RETURNING `+jobCols,
+		finished_at = ?, updated_at = ?, energy = ?, shift = ? WHERE id = ? RETURNING `+jobCols,
 		j.Spec.Name, spec, string(j.State), j.Reason, nullInt(j.ExitCode), j.Attempts, j.NodeID, gpus, j.CreatedBy,
-		nullMicros(j.StartAt), nullMicros(j.StartedAt), nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy, id))
+		nullMicros(j.StartAt), nullMicros(j.StartedAt), nullMicros(j.FinishedAt), micros(j.UpdatedAt), energy, shift, id))
 	if err != nil {
 		return fmt.Errorf("update job: %w", err)
 	}

@@ -266,6 +266,7 @@ func TestUpgradeTo003(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE jobs DROP COLUMN energy",
 		"ALTER TABLE job_attempts DROP COLUMN energy",
+		"ALTER TABLE jobs DROP COLUMN shift", // 007_shift
 		"DELETE FROM schema_migrations WHERE version >= 3",
 	} {
 		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {

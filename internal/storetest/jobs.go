@@ -60,6 +60,7 @@ var jobTests = []struct {
 	{"Attempts", testAttempts},
 	{"JobEnergy", testJobEnergy},
 	{"AttemptEnergy", testAttemptEnergy},
+	{"JobShift", testJobShift},
 	{"JobMetrics", testJobMetrics},
 	{"Usage", testUsage},
 	{"Schedules", testSchedules},
