@@ -32,6 +32,7 @@ type nodeOptions struct {
 	storeURL, dataDir, name, serverURL string
 	labels                             map[string]string
 	carbonZone                         string
+	intensity                          compute.IntensityFunc // actual intensities, for realised savings
 	onFinish                           func(joule.Job)
 	metrics                            *compute.Metrics
 	logger                             *slog.Logger
@@ -105,7 +106,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
 		OnFinish: o.onFinish, Metrics: o.metrics, Logger: o.logger.With("subsystem", "worker"),
-		Account: acct.Account, NodeName: node.Name,
+		Account: acct.Account, NodeName: node.Name, Intensity: o.intensity,
 	})
 	if err != nil {
 		ln.stop()

@@ -21,6 +21,7 @@ import (
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/httpapi"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
@@ -71,9 +72,21 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		ln.Close()
 		return err
 	}
+	var shift compute.ShiftConfig
+	var intensity compute.IntensityFunc
+	if cfg.CarbonForecast != "" {
+		s, name, err := loadForecast(cfg.CarbonForecast, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		shift.Forecast, intensity = forecastFunc(s, name), intensityFunc(s, name)
+		logger.Info("flexible jobs are timed by a carbon forecast", "file", cfg.CarbonForecast,
+			"from", s.Start().Format(time.RFC3339), "to", s.End().Format(time.RFC3339), "step", s.Step())
+	}
 	var dispatcher *compute.Dispatcher
 	local, err := startNode(ctx, store, nodeOptions{
-		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone,
+		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone, intensity: intensity,
 		onFinish: func(joule.Job) { dispatcher.Wake() },
 		metrics:  metrics,
 		logger:   logger,
@@ -84,7 +97,8 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer local.stop()
 	node := local.node
-	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Logger: logger.With("subsystem", "dispatcher")})
+	shift.JobWatts, shift.PUE = jobWatts(node.CPUCores), energy.DefaultPUE
+	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Logger: logger.With("subsystem", "dispatcher")})
 	if err != nil {
 		ln.Close()
 		return err

@@ -27,6 +27,9 @@ type UpConfig struct {
 	// (DE, FR), a sub-zone (US-CAL-CISO) or a cloud region (gcp:europe-west1,
 	// aws:eu-central-1); "" uses the world average and says so.
 	CarbonZone string `yaml:"carbon_zone"`
+	// CarbonForecast is a carbon-intensity forecast file (CSV) that flexible
+	// jobs are timed by; "" runs them at once and says so.
+	CarbonForecast string `yaml:"carbon_forecast"`
 }
 
 // Defaults for UpConfig.
@@ -134,12 +137,15 @@ it prints once and writes to DATA_DIR/admin.token (mode 0600).
 
 Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
-JOULE_CARBON_ZONE), then a YAML config file (--config or JOULE_CONFIG_FILE;
-keys data_dir, listen, store, log_format, log_level, node_name, carbon_zone),
+JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST), then a YAML config file (--config
+or JOULE_CONFIG_FILE; keys data_dir, listen, store, log_format, log_level,
+node_name, carbon_zone, carbon_forecast),
 then defaults.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
-  joule up --store postgres://joule@db.internal:5432/joule?sslmode=require`,
+  joule up --store postgres://joule@db.internal:5432/joule?sslmode=require
+  # time flexible jobs (--flexibility, --deadline) by a forecast file (timestamp,g_per_kwh)
+  joule up --carbon-zone DE --carbon-forecast de-forecast.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if m.Up == nil {
@@ -160,6 +166,7 @@ then defaults.`,
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -183,13 +190,14 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		return firstNonEmpty(m.getenv(env), fromFile)
 	}
 	cfg := UpConfig{
-		DataDir:    pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
-		Listen:     pick("listen", "JOULE_LISTEN", file.Listen),
-		Store:      pick("store", "JOULE_STORE", file.Store),
-		LogFormat:  pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
-		LogLevel:   pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
-		NodeName:   pick("node-name", "JOULE_NODE_NAME", file.NodeName),
-		CarbonZone: pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
+		DataDir:        pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
+		Listen:         pick("listen", "JOULE_LISTEN", file.Listen),
+		Store:          pick("store", "JOULE_STORE", file.Store),
+		LogFormat:      pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
+		LogLevel:       pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
+		NodeName:       pick("node-name", "JOULE_NODE_NAME", file.NodeName),
+		CarbonZone:     pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
+		CarbonForecast: pick("carbon-forecast", "JOULE_CARBON_FORECAST", file.CarbonForecast),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {
