@@ -28,11 +28,15 @@ oracle with a perfect forecast, with the mean wait and deadline misses.
 
 Deadlines: next-workday (by 09:00 the next working day) or semi-weekly (by
 Monday or Thursday 09:00). --error gaussian:0.05 adds iid Gaussian forecast
-error of 5% of the series mean (averaged over 10 seeds). --capacity N limits
+error of 5% of the series mean (averaged over 10 seeds); --error ar1:0.1
+adds an error that grows with the lead time, AR(1) with φ 0.95 per step
+(ar1:0.1,0.9 sets φ), towards 10% of the mean, each job planned on the
+forecast issued at its arrival. --capacity N limits
 how many jobs run at once, with --policy greedy or carbon-per-wait.`,
 		Example: `  joule sim --carbon ger_ci.csv --jobs lets-wait-awhile-ml-jobs.csv --deadline next-workday
   joule sim --carbon ger_ci.csv --jobs trace.csv --deadline semi-weekly --interrupting -o json
-  joule sim --carbon ger_ci.csv --jobs trace.csv --capacity 13 --policy carbon-per-wait`,
+  joule sim --carbon ger_ci.csv --jobs trace.csv --capacity 13 --policy carbon-per-wait
+  joule sim --carbon ger_ci.csv --jobs lets-wait-awhile-ml-jobs.csv --error ar1:0.1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if carbonPath == "" || jobsPath == "" {
@@ -97,7 +101,7 @@ how many jobs run at once, with --policy greedy or carbon-per-wait.`,
 	f.StringVar(&carbonPath, "carbon", "", "carbon-intensity series (CSV)")
 	f.StringVar(&jobsPath, "jobs", "", "job trace (CSV)")
 	f.StringVar(&deadline, "deadline", "next-workday", "deadline rule: next-workday, semi-weekly or none")
-	f.StringVar(&errModel, "error", "none", "forecast error: none or gaussian:FRACTION")
+	f.StringVar(&errModel, "error", "none", "forecast error: none, gaussian:FRACTION or ar1:FRACTION[,PHI]")
 	f.BoolVar(&interrupting, "interrupting", false, "jobs may pause and resume (run in the cheapest steps)")
 	f.IntVar(&capacity, "capacity", 0, "jobs that may run at once (0: unlimited)")
 	f.StringVar(&policy, "policy", "greedy", "with --capacity: greedy or carbon-per-wait")

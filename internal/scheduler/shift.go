@@ -152,6 +152,14 @@ func (p Placement) Start() int {
 // Missed and takes no capacity. The forecast is not modified; the result has
 // one Placement per job, in the order of jobs.
 func PlanCapacity(forecast []float64, capacity int, jobs []ShiftJob, policy CapacityPolicy) ([]Placement, error) {
+	return PlanCapacityFunc(len(forecast), func(int) []float64 { return forecast }, capacity, jobs, policy)
+}
+
+// PlanCapacityFunc is PlanCapacity with a forecast per job: job i is
+// planned on forecast(i), for example the forecast issued when it arrived.
+// Every forecast has n steps. The slice forecast returns is only read while
+// job i is planned, so the function may reuse one buffer.
+func PlanCapacityFunc(n int, forecast func(i int) []float64, capacity int, jobs []ShiftJob, policy CapacityPolicy) ([]Placement, error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("scheduler: capacity %d: want at least 1", capacity)
 	}
@@ -160,17 +168,21 @@ func PlanCapacity(forecast []float64, capacity int, jobs []ShiftJob, policy Capa
 	default:
 		return nil, fmt.Errorf("scheduler: unknown capacity policy %d", int(policy))
 	}
-	used := make([]int, len(forecast))
+	used := make([]int, n)
 	out := make([]Placement, len(jobs))
 	for i, j := range jobs {
 		if j.Length < 1 || j.Earliest < 0 {
-			return nil, fmt.Errorf("scheduler: job %d: %w", i, j.check(len(forecast)))
+			return nil, fmt.Errorf("scheduler: job %d: %w", i, j.check(n))
+		}
+		f := forecast(i)
+		if len(f) != n {
+			return nil, fmt.Errorf("scheduler: job %d: forecast has %d steps, want %d", i, len(f), n)
 		}
 		var slots []int
 		if j.Interruptible {
-			slots = freeCheapest(forecast, used, capacity, j.Window)
+			slots = freeCheapest(f, used, capacity, j.Window)
 		} else {
-			slots = freeStart(forecast, used, capacity, j.Window, policy)
+			slots = freeStart(f, used, capacity, j.Window, policy)
 		}
 		if slots == nil {
 			out[i] = Placement{Missed: true}

@@ -29,22 +29,53 @@ type ErrorModel struct {
 	// draw for the whole series per seed (Let's Wait Awhile's model).
 	// Zero means no error.
 	Gaussian float64
+	// AR1 is σ, as a fraction of the mean true intensity, of an error that
+	// grows with the lead time: the forecast issued at step a for step a+h
+	// has error e_h = Phi·e_{h−1} + ε_h, with e_0 = 0 (the current step is
+	// known) and ε_h ~ N(0, (1−Phi²)·(AR1 × mean)²), so its standard
+	// deviation rises from 0 towards AR1 × mean as h grows. Each job is
+	// planned on the forecast issued at its arrival, one noise path per
+	// arrival step and seed. Zero means no such error; it excludes
+	// Gaussian.
+	AR1 float64
+	// Phi is the AR(1) coefficient per step; zero means DefaultPhi.
+	Phi float64
 	// Seeds is how many forecasts (seeds 0 … Seeds−1) the result averages
 	// over; zero means DefaultSeeds.
 	Seeds int
 }
 
-// String returns the model as ParseErrorModel reads it.
-func (m ErrorModel) String() string {
-	if m.Gaussian == 0 {
-		return "none"
+// DefaultPhi is the AR(1) coefficient per step when ErrorModel.Phi is
+// zero: with 30-minute steps the error's correlation falls to 1/e in about
+// 10 hours.
+const DefaultPhi = 0.95
+
+func (m ErrorModel) phi() float64 {
+	if m.Phi == 0 {
+		return DefaultPhi
 	}
-	return "gaussian:" + strconv.FormatFloat(m.Gaussian, 'g', -1, 64)
+	return m.Phi
 }
 
-// ParseErrorModel reads "none" or "gaussian:σ", σ a fraction of the mean
-// (gaussian:0.05 is 5 %).
+// perfect reports whether the model adds no error.
+func (m ErrorModel) perfect() bool { return m.Gaussian == 0 && m.AR1 == 0 }
+
+// String returns the model as ParseErrorModel reads it.
+func (m ErrorModel) String() string {
+	switch {
+	case m.AR1 != 0:
+		return "ar1:" + strconv.FormatFloat(m.AR1, 'g', -1, 64) + "," + strconv.FormatFloat(m.phi(), 'g', -1, 64)
+	case m.Gaussian != 0:
+		return "gaussian:" + strconv.FormatFloat(m.Gaussian, 'g', -1, 64)
+	}
+	return "none"
+}
+
+// ParseErrorModel reads "none", "gaussian:σ" or "ar1:σ[,φ]", σ a fraction
+// of the mean (gaussian:0.05 is 5 %) and φ the AR(1) coefficient per step
+// (default 0.95).
 func ParseErrorModel(s string) (ErrorModel, error) {
+	bad := fmt.Errorf("forecast error %q: want none, gaussian:σ or ar1:σ[,φ], with σ from 0 to 10 (a fraction of the mean, 0.05 is 5 %%) and φ from 0 to 0.999 (default %g)", s, DefaultPhi)
 	if s == "none" || s == "" {
 		return ErrorModel{}, nil
 	}
@@ -54,7 +85,51 @@ func ParseErrorModel(s string) (ErrorModel, error) {
 			return ErrorModel{Gaussian: f}, nil
 		}
 	}
-	return ErrorModel{}, fmt.Errorf("forecast error %q: want none or gaussian:σ with σ from 0 to 10 (a fraction of the mean, 0.05 is 5 %%)", s)
+	if v, ok := strings.CutPrefix(s, "ar1:"); ok {
+		sig, ph, hasPhi := strings.Cut(v, ",")
+		f, err := strconv.ParseFloat(sig, 64)
+		if err != nil || !(f >= 0 && f <= 10) {
+			return ErrorModel{}, bad
+		}
+		m := ErrorModel{AR1: f}
+		if hasPhi {
+			p, err := strconv.ParseFloat(ph, 64)
+			if err != nil || !(p > 0 && p <= 0.999) {
+				return ErrorModel{}, bad
+			}
+			m.Phi = p
+		}
+		return m, nil
+	}
+	return ErrorModel{}, bad
+}
+
+// issuer returns, for one seed, the forecast issued at step a for the
+// steps a … until−1: the true series there plus the AR(1) error path of
+// that issue step; other steps hold the true values. The returned slice is
+// a buffer reused by the next call.
+func (m ErrorModel) issuer(ci []float64, seed uint64) func(a, until int) []float64 {
+	buf := slices.Clone(ci)
+	var mean float64
+	for _, v := range ci {
+		mean += v
+	}
+	mean /= float64(max(len(ci), 1))
+	phi := m.phi()
+	sd := m.AR1 * mean * math.Sqrt(1-phi*phi)
+	lastA, lastUntil := 0, 0
+	return func(a, until int) []float64 {
+		copy(buf[lastA:lastUntil], ci[lastA:lastUntil])
+		until = min(until, len(ci))
+		lastA, lastUntil = a, max(a, until)
+		rng := rand.New(rand.NewPCG(seed, uint64(a)+1))
+		e := 0.0
+		for k := a + 1; k < until; k++ {
+			e = phi*e + rng.NormFloat64()*sd
+			buf[k] = ci[k] + e
+		}
+		return buf
+	}
 }
 
 // Forecast returns the true series with the model's noise for one seed. It
@@ -78,7 +153,7 @@ func (m ErrorModel) Forecast(ci []float64, seed uint64) []float64 {
 }
 
 func (m ErrorModel) seeds() int {
-	if m.Gaussian == 0 {
+	if m.perfect() {
 		return 1
 	}
 	if m.Seeds <= 0 {
@@ -237,17 +312,24 @@ func Run(cfg Config, ci []float64, jobs []Job) (Result, error) {
 	polActive := make([]float64, n)
 	var waitSteps float64
 	for seed := range seeds {
-		f := cfg.Error.Forecast(ci, uint64(seed))
+		var fc func(j job) []float64 // the forecast job j is planned on
+		if cfg.Error.AR1 != 0 {
+			issue := cfg.Error.issuer(ci, uint64(seed))
+			fc = func(j job) []float64 { return issue(j.start, j.window) }
+		} else {
+			f := cfg.Error.Forecast(ci, uint64(seed))
+			fc = func(job) []float64 { return f }
+		}
 		var b, p outcome
 		if cfg.Capacity == 0 {
-			b = runIndependent(f, base)
-			p = runIndependent(f, pol)
+			b = runIndependent(n, fc, base)
+			p = runIndependent(n, fc, pol)
 		} else {
 			var err error
 			if b, err = runBaselineCapacity(n, cfg.Capacity, base); err != nil {
 				return Result{}, err
 			}
-			if p, err = runCapacity(f, cfg.Capacity, cfg.Policy, pol); err != nil {
+			if p, err = runCapacity(n, fc, cfg.Capacity, cfg.Policy, pol); err != nil {
 				return Result{}, err
 			}
 		}
@@ -265,7 +347,7 @@ func Run(cfg Config, ci []float64, jobs []Job) (Result, error) {
 	}
 	res.BaselineGrams = grams(baseActive)
 	res.PolicyGrams = grams(polActive)
-	if cfg.Error.Gaussian == 0 {
+	if cfg.Error.perfect() {
 		res.OracleGrams = res.PolicyGrams
 	} else {
 		oc := cfg
@@ -316,10 +398,12 @@ func (o *outcome) add(j job, slots []int) {
 	}
 }
 
-// runIndependent plans every job on its own, with unlimited capacity.
-func runIndependent(f []float64, jobs []job) outcome {
-	o := outcome{active: make([]float64, len(f))}
+// runIndependent plans every job on its own, with unlimited capacity, each
+// on its forecast fc(j) of n steps.
+func runIndependent(n int, fc func(job) []float64, jobs []job) outcome {
+	o := outcome{active: make([]float64, n)}
 	for _, j := range jobs {
+		f := fc(j)
 		w := scheduler.Window{Earliest: j.start, Deadline: j.window, Length: j.length}
 		var slots []int
 		var err error
@@ -362,9 +446,8 @@ func shiftJobs(jobs []job, n int, window func(job) int) []scheduler.ShiftJob {
 // with no room before its deadline counts as a miss and still runs, late:
 // at the earliest free steps after the planned jobs, so that its emissions
 // are not lost from the total.
-func runCapacity(f []float64, capacity int, policy scheduler.CapacityPolicy, jobs []job) (outcome, error) {
-	n := len(f)
-	ps, err := scheduler.PlanCapacity(f, capacity, shiftJobs(jobs, n, func(j job) int { return j.window }), policy)
+func runCapacity(n int, fc func(job) []float64, capacity int, policy scheduler.CapacityPolicy, jobs []job) (outcome, error) {
+	ps, err := scheduler.PlanCapacityFunc(n, func(i int) []float64 { return fc(jobs[i]) }, capacity, shiftJobs(jobs, n, func(j job) int { return j.window }), policy)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -56,13 +56,16 @@ func TestParseFlags(t *testing.T) {
 	if _, err := sim.ParseDeadline("weekly"); err == nil {
 		t.Error("ParseDeadline(weekly): no error")
 	}
-	for s, want := range map[string]sim.ErrorModel{"none": {}, "gaussian:0.05": {Gaussian: 0.05}} {
+	for s, want := range map[string]sim.ErrorModel{"none": {}, "gaussian:0.05": {Gaussian: 0.05}, "ar1:0.1,0.9": {AR1: 0.1, Phi: 0.9}} {
 		m, err := sim.ParseErrorModel(s)
 		if err != nil || m != want || m.String() != s {
 			t.Errorf("ParseErrorModel(%q) = %v, %v, want %v", s, m, err, want)
 		}
 	}
-	for _, s := range []string{"gaussian:", "gaussian:-1", "ar1:0.9", "gaussian:NaN"} {
+	if m, err := sim.ParseErrorModel("ar1:0.05"); err != nil || m != (sim.ErrorModel{AR1: 0.05}) || m.String() != "ar1:0.05,0.95" {
+		t.Errorf("ParseErrorModel(ar1:0.05) = %v (%s), %v; want the default φ", m, m, err)
+	}
+	for _, s := range []string{"gaussian:", "gaussian:-1", "ar(1):0.9", "gaussian:NaN", "ar1:", "ar1:-0.1", "ar1:0.1,1", "ar1:0.1,x", "ar1:NaN"} {
 		if _, err := sim.ParseErrorModel(s); err == nil {
 			t.Errorf("ParseErrorModel(%q): no error", s)
 		}
