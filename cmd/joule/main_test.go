@@ -326,6 +326,7 @@ func TestBadConfigExits(t *testing.T) {
 		{"listen nonsense", []string{"--listen", "nonsense"}, `listen: "nonsense" is not HOST:PORT`},
 		{"unreachable postgres", []string{"--store", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"}, "store:"},
 		{"listen in use", []string{"--listen", busy.Addr().String()}, "listen:"},
+		{"powercap root without RAPL", []string{"--listen", "127.0.0.1:0", "--powercap-root", dir}, "powercap_root: rapl: energy: nothing to meter"},
 		{"unknown carbon zone", []string{"--listen", "127.0.0.1:0", "--carbon-zone", "XX-NOPE"}, `carbon_zone: carbon zone "XX-NOPE" is not in the static table`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

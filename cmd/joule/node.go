@@ -9,6 +9,7 @@ import (
 
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/carbon"
+	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/executor"
@@ -32,6 +33,7 @@ type nodeOptions struct {
 	storeURL, dataDir, name, serverURL string
 	labels                             map[string]string
 	carbonZone                         string
+	energy                             cli.EnergyConfig
 	onFinish                           func(joule.Job)
 	metrics                            *compute.Metrics
 	logger                             *slog.Logger
@@ -60,6 +62,13 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	if err != nil {
 		return nil, fmt.Errorf("detect node: %w", err)
 	}
+	ln.power, err = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower,
+		meterRoots{powercap: o.energy.PowercapRoot, hwmon: o.energy.HwmonRoot}, o.logger.With("subsystem", "power"))
+	if err != nil {
+		ln.stop()
+		return nil, err
+	}
+	node.Meters = ln.power.inventory(node.Meters)
 	node.ID = joule.NewID("node", started)
 	node.CreatedAt = started
 	node.LastHeartbeat = started
@@ -69,7 +78,6 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	node = ln.node
 	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
 		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
-	ln.power = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower, o.logger.With("subsystem", "power"))
 	ln.power.Start(ctx)
 	ln.closers = append(ln.closers, ln.power.Stop)
 	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,8 @@ type powerSampler struct {
 	usage     nodeinfo.UsageSampler
 	cores     int
 	meters    []energy.Meter
+	roots     meterRoots
+	sysfs     []joule.Meter      // the sysfs meters read under a configured root
 	idle      map[string]float64 // idle watts by component, where known
 	logger    *slog.Logger
 	interval  time.Duration
@@ -41,14 +44,33 @@ type powerSampler struct {
 	wg   sync.WaitGroup
 }
 
-// newPowerSampler picks the node's meters. gpus may be nil.
-func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int, gpus energy.GPUSource, logger *slog.Logger) *powerSampler {
+// meterRoots are the filesystem roots the sysfs meters read; "" means "/"
+// and a missing meter there is not an error.
+type meterRoots struct{ powercap, hwmon string }
+
+// newPowerSampler picks the node's meters: RAPL, else hwmon, else the
+// estimation model; plus NVML for GPUs (gpus may be nil). A root that was
+// set on purpose but holds no meter is an error naming its key.
+func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int, gpus energy.GPUSource, roots meterRoots, logger *slog.Logger) (*powerSampler, error) {
 	p := &powerSampler{usage: usage, cores: max(cores, 1), logger: logger, idle: map[string]float64{}, interval: time.Second, retention: 6 * time.Hour}
-	cfg := energy.Config{Logger: logger}
-	if m, err := energy.NewRAPL(ctx, cfg); err == nil {
+	rapl, raplErr := energy.NewRAPL(ctx, energy.Config{Root: roots.powercap, Logger: logger})
+	if raplErr != nil && roots.powercap != "" {
+		return nil, joule.Errorf(joule.EINVALID, "powercap_root: %v", raplErr)
+	}
+	p.roots = roots
+	if raplErr == nil {
+		logger.Info("node power measured by RAPL", "components", rapl.Components())
+		p.meters = append(p.meters, rapl)
+		for _, c := range rapl.Components() {
+			p.sysfs = append(p.sysfs, joule.Meter{Kind: joule.MeterRAPL, Name: c, Source: filepath.Join(cmp.Or(roots.powercap, "/"), "sys/class/powercap")})
+		}
+	} else if m, err := energy.NewHwmon(ctx, energy.Config{Root: roots.hwmon, Logger: logger}); err == nil {
 		p.meters = append(p.meters, m)
-	} else if m, err := energy.NewHwmon(ctx, cfg); err == nil {
-		p.meters = append(p.meters, m)
+		for _, c := range m.Components() {
+			p.sysfs = append(p.sysfs, joule.Meter{Kind: joule.MeterHwmon, Name: c, Source: filepath.Join(cmp.Or(roots.hwmon, "/"), "sys/class/hwmon")})
+		}
+	} else if roots.hwmon != "" {
+		return nil, joule.Errorf(joule.EINVALID, "hwmon_root: %v", err)
 	} else {
 		info, _ := os.ReadFile("/proc/cpuinfo")
 		tdp := energy.DefaultTDPTable().ForCPU(energy.ParseCPUInfo(info))
@@ -64,11 +86,24 @@ func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int
 		}
 	}
 	if gpus != nil {
-		if m, err := energy.NewGPU(gpus, cfg); err == nil {
+		if m, err := energy.NewGPU(gpus, energy.Config{Logger: logger}); err == nil {
 			p.meters = append(p.meters, m)
 		}
 	}
-	return p
+	return p, nil
+}
+
+// inventory returns the node's meters as detected, with the RAPL and hwmon
+// entries replaced by what the sampler reads when a root was configured
+// (detection reads the real /sys).
+func (p *powerSampler) inventory(detected []joule.Meter) []joule.Meter {
+	if p.roots == (meterRoots{}) {
+		return detected
+	}
+	out := slices.DeleteFunc(slices.Clone(detected), func(m joule.Meter) bool {
+		return m.Kind == joule.MeterRAPL || m.Kind == joule.MeterHwmon
+	})
+	return append(out, p.sysfs...)
 }
 
 // Start samples every interval until ctx ends or Stop is called.

@@ -73,7 +73,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	var dispatcher *compute.Dispatcher
 	local, err := startNode(ctx, store, nodeOptions{
-		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone,
+		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone, energy: cfg.Energy,
 		onFinish: func(joule.Job) { dispatcher.Wake() },
 		metrics:  metrics,
 		logger:   logger,

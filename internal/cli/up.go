@@ -27,6 +27,8 @@ type UpConfig struct {
 	// (DE, FR), a sub-zone (US-CAL-CISO) or a cloud region (gcp:europe-west1,
 	// aws:eu-central-1); "" uses the world average and says so.
 	CarbonZone string `yaml:"carbon_zone"`
+	// Energy holds the meter, carbon and cost settings (energyconfig.go).
+	Energy EnergyConfig `yaml:",inline"`
 }
 
 // Defaults for UpConfig.
@@ -136,7 +138,8 @@ Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
 JOULE_CARBON_ZONE), then a YAML config file (--config or JOULE_CONFIG_FILE;
 keys data_dir, listen, store, log_format, log_level, node_name, carbon_zone),
-then defaults.`,
+then defaults. The energy, carbon and cost settings (powercap_root,
+hwmon_root, …) follow the same order; docs/operations.md lists them.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
   joule up --store postgres://joule@db.internal:5432/joule?sslmode=require`,
@@ -160,6 +163,7 @@ then defaults.`,
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	addEnergyFlags(f)
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -190,6 +194,7 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		LogLevel:   pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
 		NodeName:   pick("node-name", "JOULE_NODE_NAME", file.NodeName),
 		CarbonZone: pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
+		Energy:     m.energyConfig(cmd, file.Energy),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {
