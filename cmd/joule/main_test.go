@@ -327,6 +327,7 @@ func TestBadConfigExits(t *testing.T) {
 		{"unreachable postgres", []string{"--store", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"}, "store:"},
 		{"listen in use", []string{"--listen", busy.Addr().String()}, "listen:"},
 		{"powercap root without RAPL", []string{"--listen", "127.0.0.1:0", "--powercap-root", dir}, "powercap_root: rapl: energy: nothing to meter"},
+		{"bad energy retention", []string{"--listen", "127.0.0.1:0", "--energy-retention", "a week"}, `energy_retention: "a week" is not a duration`},
 		{"unknown carbon zone", []string{"--listen", "127.0.0.1:0", "--carbon-zone", "XX-NOPE"}, `carbon_zone: carbon zone "XX-NOPE" is not in the static table`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/joule-dev/joule"
-	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/energy"
@@ -42,10 +41,9 @@ type nodeOptions struct {
 // startNode registers this machine, starts its heartbeat, reconciles the
 // jobs the store says run here, and starts working its queue.
 func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNode, error) {
-	if o.carbonZone != "" {
-		if _, err := carbon.DefaultStatic().Lookup(o.carbonZone); err != nil {
-			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
-		}
+	es, err := parseEnergySettings(o.energy, o.carbonZone, o.logger)
+	if err != nil {
+		return nil, err
 	}
 	ln := &localNode{}
 	started := time.Now().UTC().Truncate(time.Microsecond)
@@ -62,8 +60,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	if err != nil {
 		return nil, fmt.Errorf("detect node: %w", err)
 	}
-	ln.power, err = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower,
-		meterRoots{powercap: o.energy.PowercapRoot, hwmon: o.energy.HwmonRoot}, o.logger.With("subsystem", "power"))
+	ln.power, err = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower, es.roots, o.logger.With("subsystem", "power"))
 	if err != nil {
 		ln.stop()
 		return nil, err
@@ -78,6 +75,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	node = ln.node
 	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
 		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
+	ln.power.store, ln.power.nodeID, ln.power.account = store, node.ID, es.account
 	ln.power.Start(ctx)
 	ln.closers = append(ln.closers, ln.power.Stop)
 	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{
@@ -99,12 +97,8 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, fmt.Errorf("start heartbeat: %w", err)
 	}
 
-	acct, err := newAccountant(ln.power, o.carbonZone)
-	if err != nil {
-		ln.stop()
-		return nil, err
-	}
-	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), acct.source, acct.gPerKWh)
+	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID, logger: o.logger.With("subsystem", "energy")}
+	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), es.source, es.gPerKWh)
 	exec, err := executor.New(executor.Config{Logger: o.logger})
 	if err != nil {
 		ln.stop()

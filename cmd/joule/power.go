@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/joule-dev/joule"
-	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/nodeinfo"
 )
@@ -33,12 +32,22 @@ type powerSampler struct {
 	interval  time.Duration
 	retention time.Duration
 
+	// Recording (set before Start): every interval is stored as raw
+	// samples and added to the node's per-minute and hourly rollups, with
+	// the emissions and cost that account gives it.
+	store      joule.EnergyStore
+	nodeID     string
+	account    energy.AccountConfig
+	flushEvery time.Duration
+
 	mu        sync.Mutex
 	cur       joule.NodeUsage // the sample the estimated meter reads
 	latest    *joule.NodeUsage
 	prev      []energy.Reading
 	intervals []energy.NodeInterval
+	pending   []energy.NodeInterval // not yet recorded
 	warned    bool
+	warnedRec bool
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -109,6 +118,24 @@ func (p *powerSampler) inventory(detected []joule.Meter) []joule.Meter {
 // Start samples every interval until ctx ends or Stop is called.
 func (p *powerSampler) Start(ctx context.Context) {
 	ctx, p.stop = context.WithCancel(ctx)
+	if p.store != nil {
+		p.wg.Go(func() {
+			t := time.NewTicker(cmp.Or(p.flushEvery, 10*time.Second))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					// The last intervals, on the way out.
+					bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					p.record(bg)
+					cancel()
+					return
+				case <-t.C:
+					p.record(ctx)
+				}
+			}
+		})
+	}
 	p.wg.Go(func() {
 		t := time.NewTicker(p.interval)
 		defer t.Stop()
@@ -161,6 +188,9 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 		if d := n.End.Sub(n.Start); d > 0 {
 			n.CPUSeconds = u.CPUFraction * float64(p.cores) * d.Seconds()
 			p.intervals = append(p.intervals, n)
+			if p.store != nil && len(p.pending) < 24*3600 { // a day, should the store be away
+				p.pending = append(p.pending, n)
+			}
 		}
 		cut := 0
 		for cut < len(p.intervals) && u.Time.Sub(p.intervals[cut].End) > p.retention {
@@ -169,6 +199,41 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 		p.intervals = p.intervals[cut:]
 	}
 	p.prev = readings
+}
+
+// record stores the pending intervals as raw samples and node rollups. The
+// intensity lookups and the store writes happen outside the sampler's lock.
+// Intervals the store refused are kept for the next try.
+func (p *powerSampler) record(ctx context.Context) {
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	var samples []joule.PowerSample
+	var entries []energy.Entry
+	for _, n := range pending {
+		samples = append(samples, energy.PowerSamples(p.nodeID, n)...)
+		entries = append(entries, energy.AccountNode(p.account, n)...)
+	}
+	rows := energy.StoreRollups(energy.RollupKey{Scope: joule.RollupNode, NodeID: p.nodeID}, entries)
+	if err := p.store.AppendPowerSamples(ctx, samples); err != nil {
+		if !p.warnedRec {
+			p.logger.Warn("could not record node power; will retry", "err", err)
+			p.warnedRec = true
+		}
+		p.mu.Lock()
+		p.pending = append(pending, p.pending...)
+		p.mu.Unlock()
+		return
+	}
+	// The samples are in: a failed rollup is not retried, lest the
+	// samples be stored twice.
+	if err := p.store.AddEnergyRollups(ctx, rows); err != nil {
+		p.logger.Warn("could not add node power to the rollups", "err", err, "intervals", len(pending))
+	}
 }
 
 func (p *powerSampler) warnOnce(msg string, err error) {
@@ -208,38 +273,16 @@ func (p *powerSampler) between(from, to time.Time) []energy.NodeInterval {
 
 // accountant turns an attempt's usage series into its energy, emissions and
 // cost: the node's dynamic power in each second split by CPU-time share
-// (idle power reported apart, not charged), times PUE and the grid
-// intensity. With no carbon zone configured, the intensity is the shipped
-// world average, and the figure says so.
+// (idle power reported apart, not charged, unless the idle policy is
+// proportional), times PUE and the grid intensity at that second. It
+// stores the attempt's per-minute and hourly rollups too.
 type accountant struct {
-	power   *powerSampler
-	cfg     energy.AccountConfig
-	source  string
-	gPerKWh float64
-}
-
-// newAccountant accounts with the zone's annual average from the shipped
-// table, or with the world average when zone is "" (an unknown zone is an
-// error naming carbon_zone).
-func newAccountant(p *powerSampler, zone string) (*accountant, error) {
-	st := carbon.DefaultStatic()
-	in := st.World()
-	src := in.Source + " (no carbon zone configured: world average)"
-	if zone != "" {
-		var err error
-		if in, err = st.Lookup(zone); err != nil {
-			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
-		}
-		src = in.Source
-		if in.Note != "" {
-			src += " (" + in.Note + ")"
-		}
-	}
-	g := in.GramsPerKWh
-	return &accountant{power: p, source: src, gPerKWh: g, cfg: energy.AccountConfig{
-		PUE:       energy.DefaultPUE,
-		Intensity: func(time.Time) (float64, string) { return g, src },
-	}}, nil
+	power  *powerSampler
+	store  joule.EnergyStore
+	cfg    energy.AccountConfig
+	policy energy.IdlePolicy
+	nodeID string
+	logger *slog.Logger
 }
 
 // Account implements the worker's accounting hook.
@@ -251,7 +294,7 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	if len(nodes) == 0 {
 		return nil
 	}
-	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, nil, energy.IdleSeparate)
+	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, nil, a.policy)
 	var entries []energy.Entry
 	for _, attr := range attrs {
 		for _, e := range energy.Account(a.cfg, attr) {
@@ -264,9 +307,21 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	if !ok {
 		return nil
 	}
+	if a.store != nil {
+		rows := energy.StoreRollups(energy.RollupKey{Scope: joule.RollupJob, NodeID: a.nodeID, WorkspaceID: j.WorkspaceID, Attempt: at.N}, entries)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.store.AddEnergyRollups(ctx, rows); err != nil {
+			a.logger.Warn("could not store the attempt's energy rollups", "job_id", j.ID, "attempt", at.N, "err", err)
+		}
+		cancel()
+	}
+	idle := "idle apart"
+	if a.policy == energy.IdleProportional {
+		idle = "idle shared by cpu-time share"
+	}
 	return &joule.JobEnergy{
 		Joules: t.Joules, MeasuredJoules: t.MeasuredJoules, EstimatedJoules: t.EstimatedJoules,
-		Method:     t.Method + "; attribution: cpu-time share, idle apart",
+		Method:     t.Method + "; attribution: cpu-time share, " + idle,
 		EmissionsG: t.EmissionsG, IntensityGPerKWh: t.IntensityGPerKWh, IntensitySource: t.IntensitySource,
 		PUE: t.PUE, Cost: t.Cost, Currency: t.Currency,
 	}

@@ -84,6 +84,15 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer local.stop()
 	node := local.node
+	// The server prunes the energy samples of every node.
+	es, _ := parseEnergySettings(cfg.Energy, cfg.CarbonZone, logger) // checked by startNode
+	pctx, stopPrune := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() {
+		defer close(pdone)
+		pruner{store: store, retention: es.retention, every: 10 * time.Minute, logger: logger.With("subsystem", "energy")}.run(pctx)
+	}()
+	defer func() { stopPrune(); <-pdone }()
 	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Logger: logger.With("subsystem", "dispatcher")})
 	if err != nil {
 		ln.Close()

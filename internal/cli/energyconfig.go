@@ -15,6 +15,9 @@ type EnergyConfig struct {
 	// that is set but holds no readable meter is an error.
 	PowercapRoot string `yaml:"powercap_root"`
 	HwmonRoot    string `yaml:"hwmon_root"`
+	// Retention is how long raw power samples and per-minute rollups are
+	// kept ("7d", "36h"); hourly rollups are kept for good.
+	Retention string `yaml:"energy_retention"`
 }
 
 // energyFlag is one EnergyConfig setting: its flag, variable and key.
@@ -28,6 +31,8 @@ var energyFlags = []energyFlag{
 		func(c *EnergyConfig) *string { return &c.PowercapRoot }},
 	{"hwmon-root", "JOULE_HWMON_ROOT", "hwmon_root", "filesystem root under which sys/class/hwmon is read (default /)",
 		func(c *EnergyConfig) *string { return &c.HwmonRoot }},
+	{"energy-retention", "JOULE_ENERGY_RETENTION", "energy_retention", "how long raw power samples and per-minute rollups are kept, e.g. 7d or 36h (default 7d; hourly rollups stay)",
+		func(c *EnergyConfig) *string { return &c.Retention }},
 }
 
 // addEnergyFlags registers the energy flags on fs.
