@@ -1,7 +1,10 @@
 package joule
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -154,4 +157,96 @@ func (r EnergyRollup) Validate() error {
 // Validate checks a filter (EINVALID naming the field).
 func (f EnergyFilter) Validate() error {
 	return EnergyRollup{Scope: f.Scope, Width: f.Width, NodeID: "-", Entity: "-", Start: time.Unix(1, 0)}.Validate()
+}
+
+// EnergySummary is the total of stored rollup rows grouped by a key: the
+// figures of one line of an energy report.
+type EnergySummary struct {
+	Key             string  `json:"key"`
+	Joules          float64 `json:"joules"`
+	MeasuredJoules  float64 `json:"measured_joules"`
+	EstimatedJoules float64 `json:"estimated_joules"`
+	Method          string  `json:"method"`
+	// Seconds is the metered time summed over the rows (for a node, per
+	// component).
+	Seconds    float64 `json:"seconds"`
+	EmissionsG float64 `json:"emissions_g"`
+	// IntensityGPerKWh is EmissionsG over the facility's kWh (energy × PUE):
+	// the energy-weighted mean intensity used.
+	IntensityGPerKWh float64 `json:"intensity_g_per_kwh"`
+	IntensitySource  string  `json:"intensity_source"`
+	PUE              float64 `json:"pue"`
+	// MarketEmissionsG is market-based emissions, reported apart and only
+	// when every row had a market factor.
+	MarketEmissionsG *float64 `json:"market_emissions_g,omitempty"`
+	EmbodiedG        float64  `json:"embodied_g"`
+	Cost             float64  `json:"cost"`
+	EnergyCost       float64  `json:"energy_cost"`
+	AmortisationCost float64  `json:"amortisation_cost"`
+	Currency         string   `json:"currency"`
+	Rows             int      `json:"rows"`
+}
+
+// SummariseEnergy sums rows by key(row), sorted by Joules, largest first (then
+// by key).
+func SummariseEnergy(rows []EnergyRollup, key func(EnergyRollup) string) []EnergySummary {
+	by := map[string]*EnergySummary{}
+	pue := map[string]float64{}
+	for _, r := range rows {
+		k := key(r)
+		s := by[k]
+		if s == nil {
+			s = &EnergySummary{Key: k}
+			if r.MarketEmissionsG != nil {
+				s.MarketEmissionsG = new(float64)
+			}
+			by[k] = s
+		}
+		s.MeasuredJoules += r.MeasuredJoules
+		s.EstimatedJoules += r.EstimatedJoules
+		s.Joules = s.MeasuredJoules + s.EstimatedJoules
+		s.Method = mergeLabels(s.Method, r.Method)
+		s.Seconds += r.Seconds
+		s.EmissionsG += r.EmissionsG
+		s.IntensitySource = mergeLabels(s.IntensitySource, r.IntensitySource)
+		if r.MarketEmissionsG == nil || s.MarketEmissionsG == nil {
+			s.MarketEmissionsG = nil
+		} else {
+			*s.MarketEmissionsG += *r.MarketEmissionsG
+		}
+		s.EmbodiedG += r.EmbodiedG
+		s.EnergyCost += r.EnergyCost
+		s.AmortisationCost += r.AmortisationCost
+		s.Cost = s.EnergyCost + s.AmortisationCost
+		s.Currency = mergeLabels(s.Currency, r.Currency)
+		s.Rows++
+		pue[k] += r.PUEJoules
+	}
+	out := make([]EnergySummary, 0, len(by))
+	for k, s := range by {
+		if s.Joules > 0 {
+			s.PUE = pue[k] / s.Joules
+		}
+		if pue[k] > 0 {
+			s.IntensityGPerKWh = s.EmissionsG / (pue[k] / 3.6e6)
+		}
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b EnergySummary) int {
+		return cmp.Or(cmp.Compare(b.Joules, a.Joules), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
+
+// mergeLabels joins "+"-joined label sets into one sorted, duplicate-free
+// set, as methods and intensity sources are merged.
+func mergeLabels(a, b string) string {
+	var all []string
+	for _, s := range []string{a, b} {
+		if s != "" {
+			all = append(all, strings.Split(s, "+")...)
+		}
+	}
+	slices.Sort(all)
+	return strings.Join(slices.Compact(all), "+")
 }

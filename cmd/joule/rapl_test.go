@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -171,6 +172,57 @@ func TestRAPLFixtureJob(t *testing.T) {
 		t.Errorf("job energy %.1f J is more than the node's 50 W over the job", e.Joules)
 	}
 	t.Logf("job energy %.2f J (%s)", e.Joules, e.Method)
+
+	// The report sums the attempt's stored rollups: the same energy as the
+	// job record, and the same method.
+	out, err = s.cli(t, s.token, nil, "energy", "report", "--since", "1h", "--by", "job", "-o", "json")
+	if err != nil {
+		t.Fatalf("energy report: %v\n%s", err, out)
+	}
+	var rep httpapi.EnergyReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var line *httpapi.EnergyReportLine
+	for i := range rep.Lines {
+		if rep.Lines[i].Name == "rapl" {
+			line = &rep.Lines[i]
+		}
+	}
+	if line == nil || math.Abs(line.Joules-e.Joules) > 1e-6*e.Joules || line.MeasuredJoules != line.Joules || line.Method != "measured:rapl" {
+		t.Errorf("report line for the job = %+v, want %v J measured:rapl", line, e.Joules)
+	}
+	out, err = s.cli(t, s.token, nil, "energy", "report", "--since", "1h", "--by", "job", "-o", "csv")
+	if err != nil || !strings.HasPrefix(out, "job,name,joules,measured_joules,estimated_joules,method,emissions_g") || !strings.Contains(out, ",rapl,") {
+		t.Errorf("energy report -o csv = %v\n%s", err, out)
+	}
+	// The node's own rows come every 10 s: its whole draw, measured.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err = s.cli(t, s.token, nil, "energy", "report", "--since", "1h", "--by", "node", "-o", "json")
+		if err != nil {
+			t.Fatalf("energy report --by node: %v\n%s", err, out)
+		}
+		rep = httpapi.EnergyReport{}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Lines) == 1 && rep.Lines[0].Joules > e.Joules {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node report = %+v, want the node's whole draw (more than the job's %v J)", rep, e.Joules)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if l := rep.Lines[0]; l.Name != "test-node" || l.Method != "measured:rapl" || l.EstimatedJoules != 0 {
+		t.Errorf("node line = %+v, want test-node, measured:rapl only", l)
+	}
+	out, err = s.cli(t, s.token, nil, "energy")
+	if err != nil || !strings.Contains(out, "package-0") || !strings.Contains(out, "dram-0") || !strings.Contains(out, "LAST HOUR") || !strings.Contains(out, "measured:rapl") {
+		t.Errorf("joule energy = %v\n%s", err, out)
+	}
+	t.Logf("joule energy:\n%s", out)
 
 	out, err = s.cli(t, s.token, nil, "node", "get", "test-node", "-o", "json")
 	if err != nil {

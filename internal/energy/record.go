@@ -1,7 +1,6 @@
 package energy
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -108,83 +107,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// ReportLine is the total of stored rollup rows, grouped by a key: the figures
-// of an energy report line.
-type ReportLine struct {
-	Key             string  `json:"key"`
-	Joules          float64 `json:"joules"`
-	MeasuredJoules  float64 `json:"measured_joules"`
-	EstimatedJoules float64 `json:"estimated_joules"`
-	Method          string  `json:"method"`
-	// Seconds is the metered time summed over the rows (for a node, per
-	// component).
-	Seconds    float64 `json:"seconds"`
-	EmissionsG float64 `json:"emissions_g"`
-	// IntensityGPerKWh is EmissionsG over the facility's kWh (energy × PUE):
-	// the energy-weighted mean intensity used.
-	IntensityGPerKWh float64 `json:"intensity_g_per_kwh"`
-	IntensitySource  string  `json:"intensity_source"`
-	PUE              float64 `json:"pue"`
-	// MarketEmissionsG is market-based emissions, reported apart and only
-	// when every row had a market factor.
-	MarketEmissionsG *float64 `json:"market_emissions_g,omitempty"`
-	EmbodiedG        float64  `json:"embodied_g"`
-	Cost             float64  `json:"cost"`
-	EnergyCost       float64  `json:"energy_cost"`
-	AmortisationCost float64  `json:"amortisation_cost"`
-	Currency         string   `json:"currency"`
-	Rows             int      `json:"rows"`
-}
-
-// Report sums rows by key(row), sorted by Joules, largest first (then
-// by key).
-func Report(rows []joule.EnergyRollup, key func(joule.EnergyRollup) string) []ReportLine {
-	by := map[string]*ReportLine{}
-	pue := map[string]float64{}
-	for _, r := range rows {
-		k := key(r)
-		s := by[k]
-		if s == nil {
-			s = &ReportLine{Key: k}
-			if r.MarketEmissionsG != nil {
-				s.MarketEmissionsG = new(float64)
-			}
-			by[k] = s
-		}
-		s.MeasuredJoules += r.MeasuredJoules
-		s.EstimatedJoules += r.EstimatedJoules
-		s.Joules = s.MeasuredJoules + s.EstimatedJoules
-		s.Method = MergeMethods(s.Method, r.Method)
-		s.Seconds += r.Seconds
-		s.EmissionsG += r.EmissionsG
-		s.IntensitySource = mergeSet(s.IntensitySource, r.IntensitySource)
-		if r.MarketEmissionsG == nil || s.MarketEmissionsG == nil {
-			s.MarketEmissionsG = nil
-		} else {
-			*s.MarketEmissionsG += *r.MarketEmissionsG
-		}
-		s.EmbodiedG += r.EmbodiedG
-		s.EnergyCost += r.EnergyCost
-		s.AmortisationCost += r.AmortisationCost
-		s.Cost = s.EnergyCost + s.AmortisationCost
-		s.Currency = mergeSet(s.Currency, r.Currency)
-		s.Rows++
-		pue[k] += r.PUEJoules
-	}
-	out := make([]ReportLine, 0, len(by))
-	for k, s := range by {
-		if s.Joules > 0 {
-			s.PUE = pue[k] / s.Joules
-		}
-		if pue[k] > 0 {
-			s.IntensityGPerKWh = s.EmissionsG / (pue[k] / JoulesPerKWh)
-		}
-		out = append(out, *s)
-	}
-	slices.SortFunc(out, func(a, b ReportLine) int {
-		return cmp.Or(cmp.Compare(b.Joules, a.Joules), cmp.Compare(a.Key, b.Key))
-	})
-	return out
 }

@@ -52,13 +52,13 @@ func TestStoreRollupsAddUp(t *testing.T) {
 			t.Errorf("width %v: %v J over %v s, want 1000 J over 40 s (20 s × 2 components)", w, sum[w], secs[w])
 		}
 	}
-	lines := Report(rows, func(r joule.EnergyRollup) string {
+	lines := joule.SummariseEnergy(rows, func(r joule.EnergyRollup) string {
 		if r.Width != joule.RollupHour {
 			return ""
 		}
 		return r.NodeID
 	})
-	var node ReportLine
+	var node joule.EnergySummary
 	for _, l := range lines {
 		if l.Key == "node_a" {
 			node = l
