@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
