@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,26 +43,163 @@ func parseEnergySettings(c cli.EnergyConfig, zone string, logger *slog.Logger) (
 		}
 		s.retention = d
 	}
-	st := carbon.DefaultStatic()
-	in := st.World()
-	src := in.Source + " (no carbon zone configured: world average)"
-	if zone != "" {
-		var err error
-		if in, err = st.Lookup(zone); err != nil {
-			return s, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
+	num := func(key, v string, def, lo float64) (float64, error) {
+		if v == "" {
+			return def, nil
 		}
-		src = in.Source
-		if in.Note != "" {
-			src += " (" + in.Note + ")"
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= lo) || math.IsInf(f, 0) {
+			return 0, joule.Errorf(joule.EINVALID, "%s: %q is not a number ≥ %g", key, v, lo)
 		}
+		return f, nil
 	}
-	g := in.GramsPerKWh
-	s.source, s.gPerKWh = src, g
-	s.account = energy.AccountConfig{
-		PUE:       energy.DefaultPUE,
-		Intensity: func(time.Time) (float64, string) { return g, src },
+	var err error
+	a := &s.account
+	if a.PUE, err = num("pue", c.PUE, energy.DefaultPUE, 1); err != nil {
+		return s, err
 	}
+	if a.AmortisationPerNodeHour, err = num("amortisation_per_node_hour", c.AmortisationPerNodeHour, 0, 0); err != nil {
+		return s, err
+	}
+	if a.EmbodiedKgCO2e, err = num("embodied_kgco2e", c.EmbodiedKgCO2e, energy.DefaultEmbodiedKgCO2e, 0); err != nil {
+		return s, err
+	}
+	if a.LifetimeYears, err = num("lifetime_years", c.LifetimeYears, energy.DefaultLifetimeYears, 0.01); err != nil {
+		return s, err
+	}
+	if c.MarketIntensity != "" {
+		m, err := num("market_intensity", c.MarketIntensity, 0, 0)
+		if err != nil {
+			return s, err
+		}
+		a.MarketIntensity = func(time.Time) (float64, string) { return m, "market-based factor (configured)" }
+	}
+	if a.Price, err = parsePrice(c); err != nil {
+		return s, err
+	}
+	a.Currency = c.Currency
+	if (c.Price != "" || len(c.Prices) > 0 || a.AmortisationPerNodeHour > 0) && c.Currency == "" {
+		return s, joule.Errorf(joule.EINVALID, "currency: required with a price or an amortisation (e.g. EUR)")
+	}
+	switch c.Idle {
+	case "", "separate":
+	case "proportional":
+		s.policy = energy.IdleProportional
+	default:
+		return s, joule.Errorf(joule.EINVALID, "idle: %q is not separate or proportional", c.Idle)
+	}
+	lookup, err := carbonLookup(c, zone, logger)
+	if err != nil {
+		return s, err
+	}
+	a.Intensity = func(t time.Time) (float64, string) {
+		in := lookup.At(context.Background(), t)
+		return in.GramsPerKWh, carbon.Label(in)
+	}
+	s.gPerKWh, s.source = a.Intensity(time.Now())
 	return s, nil
+}
+
+// carbonLookup builds the node's intensity lookup from its provider
+// settings. A zone the static table lacks is an error (it is the fallback).
+func carbonLookup(c cli.EnergyConfig, zone string, logger *slog.Logger) (*carbon.Lookup, error) {
+	if zone != "" {
+		if _, err := carbon.DefaultStatic().Lookup(zone); err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
+		}
+	}
+	l := &carbon.Lookup{Zone: zone, Chain: &carbon.Chain{Logger: logger.With("subsystem", "carbon")}}
+	opts := carbon.HTTPOptions{BaseURL: c.CarbonAPIURL}
+	need := func(what, v string) error {
+		if v == "" {
+			return joule.Errorf(joule.EINVALID, "carbon_provider: %s needs %s", c.CarbonProvider, what)
+		}
+		return nil
+	}
+	switch c.CarbonProvider {
+	case "", "electricitymaps", "watttime", "uk", "file":
+	default:
+		return nil, joule.Errorf(joule.EINVALID, "carbon_provider: %q is not electricitymaps, watttime, uk or file", c.CarbonProvider)
+	}
+	if c.CarbonProvider != "" && c.CarbonProvider != "file" && zone == "" {
+		return nil, joule.Errorf(joule.EINVALID, "carbon_provider: %s needs a carbon zone (--carbon-zone)", c.CarbonProvider)
+	}
+	switch c.CarbonProvider {
+	case "":
+		if c.CarbonFile != "" {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_file: needs --carbon-provider file")
+		}
+	case "electricitymaps":
+		if err := need("a token (JOULE_ELECTRICITYMAPS_TOKEN or electricitymaps_token)", c.ElectricityMapsToken); err != nil {
+			return nil, err
+		}
+		em := carbon.NewElectricityMaps(c.ElectricityMapsToken)
+		em.HTTPOptions = opts
+		l.Chain.Live, l.Chain.LiveName = em, "Electricity Maps"
+	case "watttime":
+		if err := need("a user name and password (JOULE_WATTTIME_USERNAME, JOULE_WATTTIME_PASSWORD)", c.WattTimeUsername+c.WattTimePassword); err != nil {
+			return nil, err
+		}
+		wt := carbon.NewWattTime(c.WattTimeUsername, c.WattTimePassword)
+		wt.HTTPOptions = opts
+		l.Chain.Live, l.Chain.LiveName = wt, "WattTime"
+	case "uk":
+		uk := carbon.NewUKCarbonIntensity()
+		uk.HTTPOptions = opts
+		l.Chain.Live, l.Chain.LiveName = uk, "UK Carbon Intensity"
+	case "file":
+		if err := need("a time-series CSV (--carbon-file)", c.CarbonFile); err != nil {
+			return nil, err
+		}
+		f, err := os.Open(c.CarbonFile)
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_file: %v", err)
+		}
+		defer f.Close()
+		series, rep, err := carbon.ParseCSV(f, c.CarbonFile)
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "carbon_file: %s", joule.ErrorMessage(err))
+		}
+		logger.Info("carbon intensity from a file", "file", c.CarbonFile, "from", series.Start(), "to", series.End(), "points", series.Len(), "gaps_filled", len(rep.Filled))
+		l.File, l.FileName = &series, filepath.Base(c.CarbonFile)
+	}
+	return l, nil
+}
+
+// parsePrice reads price (a number or a schedule) and the prices list.
+func parsePrice(c cli.EnergyConfig) (energy.Price, error) {
+	var p energy.Price
+	if c.Price != "" && len(c.Prices) > 0 {
+		return p, joule.Errorf(joule.EINVALID, "price: set price or prices, not both")
+	}
+	if len(c.Prices) > 0 {
+		parts := make([]string, len(c.Prices))
+		for i, b := range c.Prices {
+			parts[i] = fmt.Sprintf("%s-%s=%s", b.From, b.To, strconv.FormatFloat(b.PerKWh, 'g', -1, 64))
+		}
+		ts, err := energy.ParseTariffs(strings.Join(parts, ","))
+		if err != nil {
+			return p, joule.Errorf(joule.EINVALID, "prices: %v", err)
+		}
+		p.Schedule = ts
+		return p, nil
+	}
+	if c.Price == "" {
+		return p, nil
+	}
+	if f, err := strconv.ParseFloat(c.Price, 64); err == nil {
+		if !(f >= 0) || math.IsInf(f, 0) {
+			return p, joule.Errorf(joule.EINVALID, "price: %q is not a price ≥ 0", c.Price)
+		}
+		p.FlatPerKWh = f
+		return p, nil
+	}
+	ts, err := energy.ParseTariffs(c.Price)
+	if err != nil {
+		return p, joule.Errorf(joule.EINVALID, "price: %v", err)
+	}
+	p.Schedule = ts
+	return p, nil
 }
 
 // parseDays parses a Go duration, or a whole number of days written "7d".

@@ -97,7 +97,8 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, fmt.Errorf("start heartbeat: %w", err)
 	}
 
-	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID, logger: o.logger.With("subsystem", "energy")}
+	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID,
+		cores: node.CPUCores, gpus: len(node.GPUs), logger: o.logger.With("subsystem", "energy")}
 	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), es.source, es.gPerKWh)
 	exec, err := executor.New(executor.Config{Logger: o.logger})
 	if err != nil {

@@ -282,7 +282,22 @@ type accountant struct {
 	cfg    energy.AccountConfig
 	policy energy.IdlePolicy
 	nodeID string
+	cores  int // the node's CPUs and GPUs, for reserved shares
+	gpus   int
 	logger *slog.Logger
+}
+
+// reservedShare is the share of the node the job reserved: its GPUs over
+// the node's when it asked for GPUs, else its CPUs over the node's. It
+// weighs the job's embodied emissions and amortisation (SCI RR/ToR).
+func (a *accountant) reservedShare(j joule.Job) float64 {
+	if g := j.Spec.Resources.GPUs; g > 0 && a.gpus > 0 {
+		return min(float64(g)/float64(a.gpus), 1)
+	}
+	if a.cores <= 0 {
+		return 0
+	}
+	return min(float64(j.Spec.Resources.CPUMillis)/1000/float64(a.cores), 1)
 }
 
 // Account implements the worker's accounting hook.
@@ -294,7 +309,7 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	if len(nodes) == 0 {
 		return nil
 	}
-	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, nil, a.policy)
+	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, map[string]float64{j.ID: a.reservedShare(j)}, a.policy)
 	var entries []energy.Entry
 	for _, attr := range attrs {
 		for _, e := range energy.Account(a.cfg, attr) {
@@ -324,5 +339,6 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 		Method:     t.Method + "; attribution: cpu-time share, " + idle,
 		EmissionsG: t.EmissionsG, IntensityGPerKWh: t.IntensityGPerKWh, IntensitySource: t.IntensitySource,
 		PUE: t.PUE, Cost: t.Cost, Currency: t.Currency,
+		MarketEmissionsG: t.MarketEmissionsG, EmbodiedG: t.EmbodiedG,
 	}
 }
