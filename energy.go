@@ -25,4 +25,12 @@ type JobEnergy struct {
 	// price is configured.
 	Cost     float64 `json:"cost"`
 	Currency string  `json:"currency,omitempty"`
+	// MarketEmissionsG is market-based emissions (energy × PUE × the
+	// configured market factor), present only with a factor and never part
+	// of EmissionsG.
+	MarketEmissionsG *float64 `json:"market_emissions_g,omitempty"`
+	// EmbodiedG is the job's share of its node's embodied emissions per the
+	// SCI specification (time reserved ÷ lifetime × resources reserved ÷
+	// total), apart from EmissionsG.
+	EmbodiedG float64 `json:"embodied_g"`
 }

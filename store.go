@@ -16,6 +16,7 @@ import (
 // newer than the binary.
 type Store interface {
 	JobStore
+	EnergyStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

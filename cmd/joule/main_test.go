@@ -326,6 +326,14 @@ func TestBadConfigExits(t *testing.T) {
 		{"listen nonsense", []string{"--listen", "nonsense"}, `listen: "nonsense" is not HOST:PORT`},
 		{"unreachable postgres", []string{"--store", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"}, "store:"},
 		{"listen in use", []string{"--listen", busy.Addr().String()}, "listen:"},
+		{"powercap root without RAPL", []string{"--listen", "127.0.0.1:0", "--powercap-root", dir}, "powercap_root: rapl: energy: nothing to meter"},
+		{"bad energy retention", []string{"--listen", "127.0.0.1:0", "--energy-retention", "a week"}, `energy_retention: "a week" is not a duration`},
+		{"provider without a key", []string{"--listen", "127.0.0.1:0", "--carbon-zone", "DE", "--carbon-provider", "electricitymaps"}, "carbon_provider: electricitymaps needs a token"},
+		{"unknown provider", []string{"--listen", "127.0.0.1:0", "--carbon-provider", "wattime"}, `carbon_provider: "wattime" is not electricitymaps, watttime, uk or file`},
+		{"bad price", []string{"--listen", "127.0.0.1:0", "--price", "00:00-07:00=cheap", "--currency", "EUR"}, `price: tariff 1`},
+		{"price without currency", []string{"--listen", "127.0.0.1:0", "--price", "0.25"}, "currency: required"},
+		{"bad idle policy", []string{"--listen", "127.0.0.1:0", "--idle", "shared"}, `idle: "shared" is not separate or proportional`},
+		{"pue below 1", []string{"--listen", "127.0.0.1:0", "--pue", "0.9"}, `pue: "0.9" is not a number ≥ 1`},
 		{"unknown carbon zone", []string{"--listen", "127.0.0.1:0", "--carbon-zone", "XX-NOPE"}, `carbon_zone: carbon zone "XX-NOPE" is not in the static table`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

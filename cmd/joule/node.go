@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/joule-dev/joule"
-	"github.com/joule-dev/joule/internal/carbon"
+	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/executor"
@@ -33,6 +33,7 @@ type nodeOptions struct {
 	labels                             map[string]string
 	carbonZone                         string
 	intensity                          compute.IntensityFunc // actual intensities, for realised savings
+	energy                             cli.EnergyConfig
 	onFinish                           func(joule.Job)
 	metrics                            *compute.Metrics
 	logger                             *slog.Logger
@@ -41,10 +42,9 @@ type nodeOptions struct {
 // startNode registers this machine, starts its heartbeat, reconciles the
 // jobs the store says run here, and starts working its queue.
 func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNode, error) {
-	if o.carbonZone != "" {
-		if _, err := carbon.DefaultStatic().Lookup(o.carbonZone); err != nil {
-			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
-		}
+	es, err := parseEnergySettings(o.energy, o.carbonZone, o.logger)
+	if err != nil {
+		return nil, err
 	}
 	ln := &localNode{}
 	started := time.Now().UTC().Truncate(time.Microsecond)
@@ -61,6 +61,12 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	if err != nil {
 		return nil, fmt.Errorf("detect node: %w", err)
 	}
+	ln.power, err = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower, es.roots, o.logger.With("subsystem", "power"))
+	if err != nil {
+		ln.stop()
+		return nil, err
+	}
+	node.Meters = ln.power.inventory(node.Meters)
 	node.ID = joule.NewID("node", started)
 	node.CreatedAt = started
 	node.LastHeartbeat = started
@@ -70,7 +76,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	node = ln.node
 	_ = store.AppendEvent(ctx, joule.Event{ID: joule.NewID("evt", started), Time: started, Kind: "node.registered", Subject: node.ID,
 		Message: fmt.Sprintf("node %s registered: %d CPUs, %d GPUs, %s", node.Name, node.CPUCores, len(node.GPUs), meterWords(node))})
-	ln.power = newPowerSampler(ctx, nodeinfo.NewSampler(ncfg), node.CPUCores, gpuPower, o.logger.With("subsystem", "power"))
+	ln.power.store, ln.power.nodeID, ln.power.account = store, node.ID, es.account
 	ln.power.Start(ctx)
 	ln.closers = append(ln.closers, ln.power.Stop)
 	ln.reporter = nodeinfo.NewReporter(nodeinfo.ReporterConfig{
@@ -92,12 +98,9 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, fmt.Errorf("start heartbeat: %w", err)
 	}
 
-	acct, err := newAccountant(ln.power, o.carbonZone)
-	if err != nil {
-		ln.stop()
-		return nil, err
-	}
-	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), acct.source, acct.gPerKWh)
+	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID,
+		cores: node.CPUCores, gpus: len(node.GPUs), logger: o.logger.With("subsystem", "energy")}
+	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), es.source, es.gPerKWh)
 	exec, err := executor.New(executor.Config{Logger: o.logger})
 	if err != nil {
 		ln.stop()

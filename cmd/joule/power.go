@@ -5,12 +5,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/joule-dev/joule"
-	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/nodeinfo"
 )
@@ -25,30 +25,61 @@ type powerSampler struct {
 	usage     nodeinfo.UsageSampler
 	cores     int
 	meters    []energy.Meter
+	roots     meterRoots
+	sysfs     []joule.Meter      // the sysfs meters read under a configured root
 	idle      map[string]float64 // idle watts by component, where known
 	logger    *slog.Logger
 	interval  time.Duration
 	retention time.Duration
+
+	// Recording (set before Start): every interval is stored as raw
+	// samples and added to the node's per-minute and hourly rollups, with
+	// the emissions and cost that account gives it.
+	store      joule.EnergyStore
+	nodeID     string
+	account    energy.AccountConfig
+	flushEvery time.Duration
 
 	mu        sync.Mutex
 	cur       joule.NodeUsage // the sample the estimated meter reads
 	latest    *joule.NodeUsage
 	prev      []energy.Reading
 	intervals []energy.NodeInterval
+	pending   []energy.NodeInterval // not yet recorded
 	warned    bool
+	warnedRec bool
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
 
-// newPowerSampler picks the node's meters. gpus may be nil.
-func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int, gpus energy.GPUSource, logger *slog.Logger) *powerSampler {
+// meterRoots are the filesystem roots the sysfs meters read; "" means "/"
+// and a missing meter there is not an error.
+type meterRoots struct{ powercap, hwmon string }
+
+// newPowerSampler picks the node's meters: RAPL, else hwmon, else the
+// estimation model; plus NVML for GPUs (gpus may be nil). A root that was
+// set on purpose but holds no meter is an error naming its key.
+func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int, gpus energy.GPUSource, roots meterRoots, logger *slog.Logger) (*powerSampler, error) {
 	p := &powerSampler{usage: usage, cores: max(cores, 1), logger: logger, idle: map[string]float64{}, interval: time.Second, retention: 6 * time.Hour}
-	cfg := energy.Config{Logger: logger}
-	if m, err := energy.NewRAPL(ctx, cfg); err == nil {
+	rapl, raplErr := energy.NewRAPL(ctx, energy.Config{Root: roots.powercap, Logger: logger})
+	if raplErr != nil && roots.powercap != "" {
+		return nil, joule.Errorf(joule.EINVALID, "powercap_root: %v", raplErr)
+	}
+	p.roots = roots
+	if raplErr == nil {
+		logger.Info("node power measured by RAPL", "components", rapl.Components())
+		p.meters = append(p.meters, rapl)
+		for _, c := range rapl.Components() {
+			p.sysfs = append(p.sysfs, joule.Meter{Kind: joule.MeterRAPL, Name: c, Source: filepath.Join(cmp.Or(roots.powercap, "/"), "sys/class/powercap")})
+		}
+	} else if m, err := energy.NewHwmon(ctx, energy.Config{Root: roots.hwmon, Logger: logger}); err == nil {
 		p.meters = append(p.meters, m)
-	} else if m, err := energy.NewHwmon(ctx, cfg); err == nil {
-		p.meters = append(p.meters, m)
+		for _, c := range m.Components() {
+			p.sysfs = append(p.sysfs, joule.Meter{Kind: joule.MeterHwmon, Name: c, Source: filepath.Join(cmp.Or(roots.hwmon, "/"), "sys/class/hwmon")})
+		}
+	} else if roots.hwmon != "" {
+		return nil, joule.Errorf(joule.EINVALID, "hwmon_root: %v", err)
 	} else {
 		info, _ := os.ReadFile("/proc/cpuinfo")
 		tdp := energy.DefaultTDPTable().ForCPU(energy.ParseCPUInfo(info))
@@ -64,16 +95,47 @@ func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int
 		}
 	}
 	if gpus != nil {
-		if m, err := energy.NewGPU(gpus, cfg); err == nil {
+		if m, err := energy.NewGPU(gpus, energy.Config{Logger: logger}); err == nil {
 			p.meters = append(p.meters, m)
 		}
 	}
-	return p
+	return p, nil
+}
+
+// inventory returns the node's meters as detected, with the RAPL and hwmon
+// entries replaced by what the sampler reads when a root was configured
+// (detection reads the real /sys).
+func (p *powerSampler) inventory(detected []joule.Meter) []joule.Meter {
+	if p.roots == (meterRoots{}) {
+		return detected
+	}
+	out := slices.DeleteFunc(slices.Clone(detected), func(m joule.Meter) bool {
+		return m.Kind == joule.MeterRAPL || m.Kind == joule.MeterHwmon
+	})
+	return append(out, p.sysfs...)
 }
 
 // Start samples every interval until ctx ends or Stop is called.
 func (p *powerSampler) Start(ctx context.Context) {
 	ctx, p.stop = context.WithCancel(ctx)
+	if p.store != nil {
+		p.wg.Go(func() {
+			t := time.NewTicker(cmp.Or(p.flushEvery, 10*time.Second))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					// The last intervals, on the way out.
+					bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					p.record(bg)
+					cancel()
+					return
+				case <-t.C:
+					p.record(ctx)
+				}
+			}
+		})
+	}
 	p.wg.Go(func() {
 		t := time.NewTicker(p.interval)
 		defer t.Stop()
@@ -126,6 +188,9 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 		if d := n.End.Sub(n.Start); d > 0 {
 			n.CPUSeconds = u.CPUFraction * float64(p.cores) * d.Seconds()
 			p.intervals = append(p.intervals, n)
+			if p.store != nil && len(p.pending) < 24*3600 { // a day, should the store be away
+				p.pending = append(p.pending, n)
+			}
 		}
 		cut := 0
 		for cut < len(p.intervals) && u.Time.Sub(p.intervals[cut].End) > p.retention {
@@ -134,6 +199,41 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 		p.intervals = p.intervals[cut:]
 	}
 	p.prev = readings
+}
+
+// record stores the pending intervals as raw samples and node rollups. The
+// intensity lookups and the store writes happen outside the sampler's lock.
+// Intervals the store refused are kept for the next try.
+func (p *powerSampler) record(ctx context.Context) {
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	var samples []joule.PowerSample
+	var entries []energy.Entry
+	for _, n := range pending {
+		samples = append(samples, energy.PowerSamples(p.nodeID, n)...)
+		entries = append(entries, energy.AccountNode(p.account, n)...)
+	}
+	rows := energy.StoreRollups(energy.RollupKey{Scope: joule.RollupNode, NodeID: p.nodeID}, entries)
+	if err := p.store.AppendPowerSamples(ctx, samples); err != nil {
+		if !p.warnedRec {
+			p.logger.Warn("could not record node power; will retry", "err", err)
+			p.warnedRec = true
+		}
+		p.mu.Lock()
+		p.pending = append(pending, p.pending...)
+		p.mu.Unlock()
+		return
+	}
+	// The samples are in: a failed rollup is not retried, lest the
+	// samples be stored twice.
+	if err := p.store.AddEnergyRollups(ctx, rows); err != nil {
+		p.logger.Warn("could not add node power to the rollups", "err", err, "intervals", len(pending))
+	}
 }
 
 func (p *powerSampler) warnOnce(msg string, err error) {
@@ -173,38 +273,31 @@ func (p *powerSampler) between(from, to time.Time) []energy.NodeInterval {
 
 // accountant turns an attempt's usage series into its energy, emissions and
 // cost: the node's dynamic power in each second split by CPU-time share
-// (idle power reported apart, not charged), times PUE and the grid
-// intensity. With no carbon zone configured, the intensity is the shipped
-// world average, and the figure says so.
+// (idle power reported apart, not charged, unless the idle policy is
+// proportional), times PUE and the grid intensity at that second. It
+// stores the attempt's per-minute and hourly rollups too.
 type accountant struct {
-	power   *powerSampler
-	cfg     energy.AccountConfig
-	source  string
-	gPerKWh float64
+	power  *powerSampler
+	store  joule.EnergyStore
+	cfg    energy.AccountConfig
+	policy energy.IdlePolicy
+	nodeID string
+	cores  int // the node's CPUs and GPUs, for reserved shares
+	gpus   int
+	logger *slog.Logger
 }
 
-// newAccountant accounts with the zone's annual average from the shipped
-// table, or with the world average when zone is "" (an unknown zone is an
-// error naming carbon_zone).
-func newAccountant(p *powerSampler, zone string) (*accountant, error) {
-	st := carbon.DefaultStatic()
-	in := st.World()
-	src := in.Source + " (no carbon zone configured: world average)"
-	if zone != "" {
-		var err error
-		if in, err = st.Lookup(zone); err != nil {
-			return nil, joule.Errorf(joule.EINVALID, "carbon_zone: %s", joule.ErrorMessage(err))
-		}
-		src = in.Source
-		if in.Note != "" {
-			src += " (" + in.Note + ")"
-		}
+// reservedShare is the share of the node the job reserved: its GPUs over
+// the node's when it asked for GPUs, else its CPUs over the node's. It
+// weighs the job's embodied emissions and amortisation (SCI RR/ToR).
+func (a *accountant) reservedShare(j joule.Job) float64 {
+	if g := j.Spec.Resources.GPUs; g > 0 && a.gpus > 0 {
+		return min(float64(g)/float64(a.gpus), 1)
 	}
-	g := in.GramsPerKWh
-	return &accountant{power: p, source: src, gPerKWh: g, cfg: energy.AccountConfig{
-		PUE:       energy.DefaultPUE,
-		Intensity: func(time.Time) (float64, string) { return g, src },
-	}}, nil
+	if a.cores <= 0 {
+		return 0
+	}
+	return min(float64(j.Spec.Resources.CPUMillis)/1000/float64(a.cores), 1)
 }
 
 // Account implements the worker's accounting hook.
@@ -216,7 +309,7 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	if len(nodes) == 0 {
 		return nil
 	}
-	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, nil, energy.IdleSeparate)
+	attrs := energy.AttributeSeries(nodes, map[string][]joule.UsageSample{j.ID: usage}, map[string]float64{j.ID: a.reservedShare(j)}, a.policy)
 	var entries []energy.Entry
 	for _, attr := range attrs {
 		for _, e := range energy.Account(a.cfg, attr) {
@@ -229,10 +322,23 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	if !ok {
 		return nil
 	}
+	if a.store != nil {
+		rows := energy.StoreRollups(energy.RollupKey{Scope: joule.RollupJob, NodeID: a.nodeID, WorkspaceID: j.WorkspaceID, Attempt: at.N}, entries)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.store.AddEnergyRollups(ctx, rows); err != nil {
+			a.logger.Warn("could not store the attempt's energy rollups", "job_id", j.ID, "attempt", at.N, "err", err)
+		}
+		cancel()
+	}
+	idle := "idle apart"
+	if a.policy == energy.IdleProportional {
+		idle = "idle shared by cpu-time share"
+	}
 	return &joule.JobEnergy{
 		Joules: t.Joules, MeasuredJoules: t.MeasuredJoules, EstimatedJoules: t.EstimatedJoules,
-		Method:     t.Method + "; attribution: cpu-time share, idle apart",
+		Method:     t.Method + "; attribution: cpu-time share, " + idle,
 		EmissionsG: t.EmissionsG, IntensityGPerKWh: t.IntensityGPerKWh, IntensitySource: t.IntensitySource,
 		PUE: t.PUE, Cost: t.Cost, Currency: t.Currency,
+		MarketEmissionsG: t.MarketEmissionsG, EmbodiedG: t.EmbodiedG,
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
-	"github.com/joule-dev/joule/internal/energy"
 	"github.com/joule-dev/joule/internal/httpapi"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
@@ -86,10 +85,11 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	var dispatcher *compute.Dispatcher
 	local, err := startNode(ctx, store, nodeOptions{
-		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone, intensity: intensity,
-		onFinish: func(joule.Job) { dispatcher.Wake() },
-		metrics:  metrics,
-		logger:   logger,
+		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: base, carbonZone: cfg.CarbonZone, energy: cfg.Energy,
+		intensity: intensity,
+		onFinish:  func(joule.Job) { dispatcher.Wake() },
+		metrics:   metrics,
+		logger:    logger,
 	})
 	if err != nil {
 		ln.Close()
@@ -97,7 +97,16 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer local.stop()
 	node := local.node
-	shift.JobWatts, shift.PUE = jobWatts(node.CPUCores), energy.DefaultPUE
+	// The server prunes the energy samples of every node.
+	es, _ := parseEnergySettings(cfg.Energy, cfg.CarbonZone, logger) // checked by startNode
+	pctx, stopPrune := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() {
+		defer close(pdone)
+		pruner{store: store, retention: es.retention, every: 10 * time.Minute, logger: logger.With("subsystem", "energy")}.run(pctx)
+	}()
+	defer func() { stopPrune(); <-pdone }()
+	shift.JobWatts, shift.PUE = jobWatts(node.CPUCores), es.account.PUE
 	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Logger: logger.With("subsystem", "dispatcher")})
 	if err != nil {
 		ln.Close()

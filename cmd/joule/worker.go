@@ -32,7 +32,7 @@ func worker(ctx context.Context, cfg cli.WorkerConfig, out, errOut io.Writer) er
 	}
 	defer store.Close()
 	local, err := startNode(ctx, store, nodeOptions{
-		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: cfg.Server, labels: cfg.Labels, carbonZone: cfg.CarbonZone,
+		storeURL: cfg.Store, dataDir: cfg.DataDir, name: cfg.NodeName, serverURL: cfg.Server, labels: cfg.Labels, carbonZone: cfg.CarbonZone, energy: cfg.Energy,
 		logger: logger,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -53,6 +54,27 @@ func upConfig(t *testing.T, env map[string]string, args ...string) (cli.UpConfig
 	return got, err
 }
 
+// TestEnergyConfigPrecedence: energy settings follow flags, then JOULE_*
+// variables, then the file; credentials come from the environment or file.
+func TestEnergyConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "joule.yaml")
+	yaml := "pue: 1.1\ncurrency: EUR\nprice: \"0.2\"\nelectricitymaps_token: from-file\nprices:\n  - {from: \"00:00\", to: \"24:00\", per_kwh: 0.3}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"HOME": "/home/u", "JOULE_CONFIG_FILE": file, "JOULE_PUE": "1.2", "JOULE_ELECTRICITYMAPS_TOKEN": "from-env"}
+	got, err := upConfig(t, env, "--price", "0.25", "--powercap-root", "/host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cli.EnergyConfig{PUE: "1.2", Currency: "EUR", Price: "0.25", ElectricityMapsToken: "from-env", PowercapRoot: "/host",
+		Prices: []cli.PriceBand{{From: "00:00", To: "24:00", PerKWh: 0.3}}}
+	if !reflect.DeepEqual(got.Energy, want) {
+		t.Errorf("energy config = %+v, want %+v", got.Energy, want)
+	}
+}
+
 func TestUpConfigPrecedence(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -66,7 +88,7 @@ func TestUpConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := cli.UpConfig{DataDir: "/from/flag", Listen: "127.0.0.1:7001", LogFormat: "text", LogLevel: "debug"}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config = %+v, want %+v", got, want)
 	}
 	got, err = upConfig(t, map[string]string{"HOME": "/home/u"})

@@ -2,10 +2,15 @@ package cli
 
 import (
 	"cmp"
+	"encoding/csv"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,16 +25,18 @@ func (m *Main) energyCommand() *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "energy",
-		Short: "Node power now, and the jobs that used the most energy",
-		Long: `energy shows each node's power at its last heartbeat, by component and by
-how it was obtained (measured:rapl, measured:nvml, estimated:tdp-curve@1 …),
-then the workspace's recent jobs that used the most energy, with their
-emissions. Power history and reports by period come with energy storage.
+		Short: "Node power now and over the last hour, and the jobs that used the most energy",
+		Long: `energy shows each node's power at its last heartbeat and its mean power over
+the last hour, by component and by how it was obtained (measured:rapl,
+measured:nvml, estimated:tdp-curve@1 …), then the workspace's recent jobs
+that used the most energy, with their emissions.
 
-'joule energy validate' checks the estimation model used on machines without
-a power meter (see docs/methodology.md).`,
+'joule energy report' sums energy, emissions and cost over a period by job,
+workspace or node. 'joule energy validate' checks the estimation model used
+on machines without a power meter (see docs/methodology.md).`,
 		Example: `  joule energy
-  joule energy -o json`,
+  joule energy -o json
+  joule energy report --since 24h --by job`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, ws, err := m.clientAndWorkspace(cmd.Context())
@@ -37,6 +44,10 @@ a power meter (see docs/methodology.md).`,
 				return err
 			}
 			nodes, err := c.ListNodes(cmd.Context(), joule.ListOptions{Limit: joule.MaxLimit})
+			if err != nil {
+				return err
+			}
+			hour, err := c.NodePower(cmd.Context(), time.Time{}, time.Time{})
 			if err != nil {
 				return err
 			}
@@ -55,19 +66,40 @@ a power meter (see docs/methodology.md).`,
 				top = top[:limit]
 			}
 			out := struct {
-				Nodes []joule.Node `json:"nodes"`
-				Jobs  []joule.Job  `json:"top_jobs"`
-			}{nodes.Items, top}
+				Nodes    []joule.Node        `json:"nodes"`
+				LastHour []httpapi.NodePower `json:"last_hour"`
+				Jobs     []joule.Job         `json:"top_jobs"`
+			}{nodes.Items, hour, top}
 			return m.print(out, func(tw *tabwriter.Writer) {
-				row(tw, "NODE", "COMPONENT", "WATTS", "METHOD", "SAMPLED")
+				hourly := map[string]map[string]httpapi.ComponentPower{}
+				for _, np := range hour {
+					hourly[np.NodeID] = map[string]httpapi.ComponentPower{}
+					for _, c := range np.Components {
+						hourly[np.NodeID][c.Component] = c
+					}
+				}
+				row(tw, "NODE", "COMPONENT", "NOW", "LAST HOUR (MEAN)", "ENERGY (HOUR)", "METHOD", "SAMPLED")
 				now := time.Now()
 				for _, n := range nodes.Items {
-					if n.Usage == nil || len(n.Usage.Power) == 0 {
-						row(tw, n.Name, "-", "-", "no reading", "-")
-						continue
+					seen := map[string]bool{}
+					if n.Usage != nil {
+						for _, p := range n.Usage.Power {
+							seen[p.Component] = true
+							mean, energy := "-", "-"
+							if h, ok := hourly[n.ID][p.Component]; ok {
+								mean, energy = fmt.Sprintf("%.1f W over %s", h.MeanWatts, fmtSeconds(h.Seconds)), fmtJoules(h.Joules)
+							}
+							row(tw, n.Name, p.Component, fmt.Sprintf("%.1f W", p.Watts), mean, energy, p.Method, fmtAgo(n.Usage.Time, now))
+						}
 					}
-					for _, p := range n.Usage.Power {
-						row(tw, n.Name, p.Component, fmt.Sprintf("%.1f", p.Watts), p.Method, fmtAgo(n.Usage.Time, now))
+					for _, comp := range slices.Sorted(maps.Keys(hourly[n.ID])) {
+						if h := hourly[n.ID][comp]; !seen[comp] {
+							seen[comp] = true
+							row(tw, n.Name, comp, "-", fmt.Sprintf("%.1f W over %s", h.MeanWatts, fmtSeconds(h.Seconds)), fmtJoules(h.Joules), h.Method, "-")
+						}
+					}
+					if len(seen) == 0 {
+						row(tw, n.Name, "-", "-", "-", "-", "no reading", "-")
 					}
 				}
 				row(tw, "")
@@ -142,6 +174,128 @@ evaluated. With no --profile it evaluates the shipped profiles.`,
 	}
 	validate.Flags().StringArrayVar(&profiles, "profile", nil, "a CodeCarbon-format load profile CSV (repeatable)")
 	validate.Flags().IntVar(&sockets, "sockets", 0, "CPU sockets of the profiled machine (not in the CSV; default 1)")
-	cmd.AddCommand(validate)
+	cmd.AddCommand(validate, m.energyReportCommand())
 	return cmd
+}
+
+// fmtSeconds writes a metered duration: "59 min", "42 s".
+func fmtSeconds(s float64) string {
+	if s >= 120 {
+		return fmt.Sprintf("%.0f min", s/60)
+	}
+	return fmt.Sprintf("%.0f s", s)
+}
+
+func (m *Main) energyReportCommand() *cobra.Command {
+	var since, until, by, resolution string
+	cmd := &cobra.Command{
+		Use:   "report [--since T] [--until T] [--by job|workspace|node]",
+		Short: "Energy, emissions and cost over a period, by job, workspace or node",
+		Long: `report sums the stored per-minute (or hourly) energy rollups over
+[--since, --until) and prints one line per job, per workspace or per node,
+largest first: joules with the measured and estimated parts apart, the
+methods, location-based emissions in grams at the intensity of each
+interval, cost and currency, then the total. --by job and --by workspace
+cover the workspace's jobs (their attributed shares); --by node covers the
+nodes' whole draw, idle included, and needs an admin token of the default
+workspace. Market-based emissions, where a factor is configured, and
+embodied emissions appear in -o json and csv, never added to the
+location-based figure.
+
+--since and --until take RFC 3339 times, dates (2026-11-27, UTC midnight)
+or durations ago (24h). The default is the last 24 hours. Ranges up to
+48 hours are summed from per-minute rollups, longer ones from hourly
+rollups (--resolution 1m|1h overrides); per-minute rollups are kept for the
+server's --energy-retention.`,
+		Example: `  joule energy report
+  joule energy report --since 2026-11-01 --until 2026-12-01 --by workspace -o csv
+  joule energy report --since 1h --by node -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			csvOut := m.output == "csv"
+			if csvOut {
+				m.output = "table"
+			}
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			q := httpapi.EnergyQuery{By: by, Resolution: resolution}
+			if q.Since, err = parseWhenOrDate("since", since); err != nil {
+				return err
+			}
+			if q.Until, err = parseWhenOrDate("until", until); err != nil {
+				return err
+			}
+			rep, err := c.EnergyReport(cmd.Context(), ws, q)
+			if err != nil {
+				return err
+			}
+			if csvOut {
+				return writeReportCSV(m.Stdout, rep)
+			}
+			return m.print(rep, func(tw *tabwriter.Writer) {
+				row(tw, strings.ToUpper(rep.By), "NAME", "ENERGY", "MEASURED", "ESTIMATED", "EMISSIONS", "INTENSITY", "COST", "METHOD")
+				line := func(key, name string, l joule.EnergySummary) {
+					row(tw, key, cmp.Or(name, "-"), fmtJoules(l.Joules), fmtJoules(l.MeasuredJoules), fmtJoules(l.EstimatedJoules),
+						fmt.Sprintf("%.4g g", l.EmissionsG), fmt.Sprintf("%.0f g/kWh", l.IntensityGPerKWh), fmtCost(l.Cost, l.Currency), cmp.Or(l.Method, "-"))
+				}
+				for _, l := range rep.Lines {
+					line(l.Key, l.Name, l.EnergySummary)
+				}
+				line("TOTAL", "", rep.Total)
+				row(tw, "")
+				row(tw, fmt.Sprintf("%s to %s, %s rollups, %s energy.", rep.Since.Format(time.RFC3339), rep.Until.Format(time.RFC3339), rep.Resolution, rep.Scope))
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "", "start: RFC 3339 time, date or duration ago (default 24h)")
+	f.StringVar(&until, "until", "", "end, exclusive: RFC 3339 time, date or duration ago (default now)")
+	f.StringVar(&by, "by", "job", "group by job, workspace or node")
+	f.StringVar(&resolution, "resolution", "", "rollups to sum: 1m or 1h (default 1m up to 48 h)")
+	return cmd
+}
+
+// parseWhenOrDate reads a date (2026-11-27, UTC midnight), or what
+// parseWhen reads.
+func parseWhenOrDate(flag, s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := parseWhen("--"+flag, s)
+	if err != nil {
+		return t, joule.Errorf(joule.EINVALID, "%s, or a date (2026-11-27)", joule.ErrorMessage(err))
+	}
+	return t, nil
+}
+
+func fmtCost(v float64, currency string) string {
+	if currency == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g %s", v, currency)
+}
+
+// writeReportCSV writes one row per line and a total, with every figure.
+func writeReportCSV(w io.Writer, rep httpapi.EnergyReport) error {
+	cw := csv.NewWriter(w)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	_ = cw.Write([]string{rep.By, "name", "joules", "measured_joules", "estimated_joules", "method", "emissions_g", "intensity_g_per_kwh",
+		"intensity_source", "pue", "market_emissions_g", "embodied_g", "cost", "energy_cost", "amortisation_cost", "currency", "since", "until", "resolution"})
+	put := func(key, name string, l joule.EnergySummary) {
+		market := ""
+		if l.MarketEmissionsG != nil {
+			market = f(*l.MarketEmissionsG)
+		}
+		_ = cw.Write([]string{key, name, f(l.Joules), f(l.MeasuredJoules), f(l.EstimatedJoules), l.Method, f(l.EmissionsG), f(l.IntensityGPerKWh),
+			l.IntensitySource, f(l.PUE), market, f(l.EmbodiedG), f(l.Cost), f(l.EnergyCost), f(l.AmortisationCost), l.Currency,
+			rep.Since.Format(time.RFC3339), rep.Until.Format(time.RFC3339), rep.Resolution})
+	}
+	for _, l := range rep.Lines {
+		put(l.Key, l.Name, l.EnergySummary)
+	}
+	put("total", "", rep.Total)
+	cw.Flush()
+	return cw.Error()
 }

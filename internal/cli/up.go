@@ -30,6 +30,8 @@ type UpConfig struct {
 	// CarbonForecast is a carbon-intensity forecast file (CSV) that flexible
 	// jobs are timed by; "" runs them at once and says so.
 	CarbonForecast string `yaml:"carbon_forecast"`
+	// Energy holds the meter, carbon and cost settings (energyconfig.go).
+	Energy EnergyConfig `yaml:",inline"`
 }
 
 // Defaults for UpConfig.
@@ -139,8 +141,9 @@ Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
 JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST), then a YAML config file (--config
 or JOULE_CONFIG_FILE; keys data_dir, listen, store, log_format, log_level,
-node_name, carbon_zone, carbon_forecast),
-then defaults.`,
+node_name, carbon_zone, carbon_forecast), then defaults. The energy, carbon
+and cost settings (powercap_root, hwmon_root, …) follow the same order;
+docs/operations.md lists them.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
   joule up --store postgres://joule@db.internal:5432/joule?sslmode=require
@@ -167,6 +170,7 @@ then defaults.`,
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
 	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")
+	addEnergyFlags(f)
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -198,6 +202,7 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		NodeName:       pick("node-name", "JOULE_NODE_NAME", file.NodeName),
 		CarbonZone:     pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
 		CarbonForecast: pick("carbon-forecast", "JOULE_CARBON_FORECAST", file.CarbonForecast),
+		Energy:         m.energyConfig(cmd, file.Energy),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {

@@ -18,6 +18,7 @@ type WorkerConfig struct {
 	NodeName   string
 	CarbonZone string // grid zone for emissions; "" = world average
 	Labels     map[string]string
+	Energy     EnergyConfig
 	LogFormat  string
 	LogLevel   string
 }
@@ -63,6 +64,7 @@ are retried elsewhere or failed with the reason "node lost".`,
 			case cfg.Store == "":
 				return joule.Errorf(joule.EINVALID, "--store is required: the server's postgres://… URL")
 			}
+			cfg.Energy = m.energyConfig(cmd, EnergyConfig{})
 			for _, l := range labels {
 				k, v, ok := strings.Cut(l, "=")
 				if !ok || k == "" {
@@ -81,6 +83,7 @@ are retried elsewhere or failed with the reason "node lost".`,
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for job logs and outputs (default ~/.local/share/joule)")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&cfg.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	addEnergyFlags(f)
 	f.StringArrayVar(&labels, "label", nil, "node label KEY=VALUE for job selectors (repeatable)")
 	f.StringVar(&cfg.LogFormat, "log-format", "", "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", "", "log level: debug, info, warn or error")

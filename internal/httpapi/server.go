@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range append(s.routeTable(), s.jobRoutes()...) {
+	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

@@ -267,6 +267,8 @@ func TestUpgradeTo003(t *testing.T) {
 		"ALTER TABLE jobs DROP COLUMN energy",
 		"ALTER TABLE job_attempts DROP COLUMN energy",
 		"ALTER TABLE jobs DROP COLUMN shift", // 007_shift
+		"DROP TABLE power_samples",           // 005_energy
+		"DROP TABLE energy_rollups",
 		"DELETE FROM schema_migrations WHERE version >= 3",
 	} {
 		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {
