@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,8 +160,19 @@ func migrateOne(ctx context.Context, pool *pgxpool.Pool, ms []migration, latest 
 	if current > latest {
 		return false, joule.Errorf(joule.EUNAVAILABLE, "database schema version %d is newer than this joule binary supports (%d): upgrade joule", current, latest)
 	}
+	// Every migration not yet recorded is applied, in version order, even
+	// one numbered below the newest applied (versions may land out of
+	// order between releases).
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return false, fmt.Errorf("migrate: read schema versions: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return false, fmt.Errorf("migrate: read schema versions: %w", err)
+	}
 	for _, m := range ms {
-		if m.version <= current {
+		if slices.Contains(applied, m.version) {
 			continue
 		}
 		if _, err := tx.Exec(ctx, m.sql); err != nil {

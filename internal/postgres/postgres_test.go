@@ -269,3 +269,16 @@ func TestUpgradeTo003(t *testing.T) {
 		t.Errorf("ListAttempts after upgrade = %+v, %v; want one attempt with nil Energy", as, err)
 	}
 }
+
+// TestMigrationBelowTheNewestIsApplied: a migration numbered below the
+// newest applied one (as when versions land out of order between releases)
+// is still applied.
+func TestMigrationBelowTheNewestIsApplied(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.PostgresDSN(t)
+	mustOpenStore(t, dsn).Close()
+	mustExec(t, dsn, "DROP TABLE power_samples, energy_rollups")
+	mustExec(t, dsn, "DELETE FROM schema_migrations WHERE version = 5")
+	mustOpenStore(t, dsn).Close()
+	mustExec(t, dsn, "SELECT count(*) FROM power_samples")
+}

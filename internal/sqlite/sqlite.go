@@ -183,8 +183,28 @@ func migrateOne(ctx context.Context, db *sql.DB, ms []migration, latest int64) (
 	if current > latest {
 		return false, joule.Errorf(joule.EUNAVAILABLE, "database schema version %d is newer than this joule binary supports (%d): upgrade joule", current, latest)
 	}
+	// Every migration not yet recorded is applied, in version order, even
+	// one numbered below the newest applied (versions may land out of
+	// order between releases).
+	applied := map[int64]bool{}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return false, fmt.Errorf("migrate: read schema versions: %w", err)
+	}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("migrate: read schema versions: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("migrate: read schema versions: %w", err)
+	}
+	rows.Close()
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

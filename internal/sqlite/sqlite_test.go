@@ -293,3 +293,26 @@ func TestUpgradeTo003(t *testing.T) {
 		t.Errorf("ListAttempts after upgrade = %+v, %v; want one attempt with nil Energy", as, err)
 	}
 }
+
+// TestMigrationBelowTheNewestIsApplied: a migration numbered below the
+// newest applied one (as when versions land out of order between releases)
+// is still applied.
+func TestMigrationBelowTheNewestIsApplied(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	mustOpenStore(t, path).Close()
+	for _, q := range []string{"DROP TABLE power_samples", "DROP TABLE energy_rollups", "DELETE FROM schema_migrations WHERE version = 5"} {
+		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustOpenStore(t, path).Close()
+	var n int
+	if err := mustOpenRaw(t, path).QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = 5").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("005 recorded %d times (%v), want once", n, err)
+	}
+	if _, err := mustOpenRaw(t, path).ExecContext(ctx, "SELECT count(*) FROM power_samples"); err != nil {
+		t.Errorf("power_samples after re-applying 005: %v", err)
+	}
+}
