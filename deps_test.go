@@ -24,6 +24,8 @@ var allowedInternal = map[string][]string{
 	"internal/compute": {"internal/scheduler", "internal/cron"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
+	// A random forest is an ensemble of the tree package's CART trees.
+	"internal/ml/forest": {"internal/ml/tree"},
 }
 
 type pkg struct {
