@@ -26,6 +26,8 @@ var allowedInternal = map[string][]string{
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.
 	"internal/ml/forest": {"internal/ml/tree"},
+	// Boosted trees are stored as the tree package's flat trees.
+	"internal/ml/boost": {"internal/ml/tree"},
 }
 
 type pkg struct {
