@@ -110,9 +110,15 @@ func FitOLS(X [][]float64, y []float64) (*Regression, error) {
 		top = max(top, v)
 	}
 	w := make([]float64, d)
+	var null [][]float64 // directions with no variance, in raw coordinates
 	for k, lam := range vals {
 		if lam <= 1e-10*top {
-			continue // a direction with no variance: the minimum-norm solution leaves it out
+			u := make([]float64, d)
+			for j := range d {
+				u[j] = vecs[j*d+k] / s[j]
+			}
+			null = append(null, u)
+			continue
 		}
 		var proj float64
 		for j := range d {
@@ -125,6 +131,19 @@ func FitOLS(X [][]float64, y []float64) (*Regression, error) {
 	}
 	for j := range d {
 		w[j] /= s[j]
+	}
+	// Any multiple of a null direction fits as well; lstsq's answer is
+	// the one of least norm, orthogonal to them all.
+	for a, u := range null {
+		for _, v := range null[:a] {
+			axpy(-dot(u, v), v, u)
+		}
+		if n := math.Sqrt(dot(u, u)); n > 0 {
+			for j := range u {
+				u[j] /= n
+			}
+			axpy(-dot(w, u), u, w)
+		}
 	}
 	return &Regression{Coef: w, Intercept: ym - dot(w, xm)}, nil
 }
@@ -204,3 +223,10 @@ func symEigen(a []float64, d int) ([]float64, []float64) {
 }
 
 var errNotPD = errors.New("matrix is not positive definite")
+
+// axpy sets y += a·x.
+func axpy(a float64, x, y []float64) {
+	for i := range x {
+		y[i] += a * x[i]
+	}
+}
