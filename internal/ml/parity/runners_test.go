@@ -1,12 +1,11 @@
 package parity_test
 
 import (
-	"errors"
-
 	"github.com/joule-dev/joule/internal/ml/boost"
 	"github.com/joule-dev/joule/internal/ml/forest"
 	"github.com/joule-dev/joule/internal/ml/knn"
 	"github.com/joule-dev/joule/internal/ml/linear"
+	"github.com/joule-dev/joule/internal/ml/svm"
 	"github.com/joule-dev/joule/internal/ml/tree"
 )
 
@@ -30,8 +29,6 @@ type regRunner struct {
 
 func (r regRunner) slow(n int) bool { return r.slowAt > 0 && n >= r.slowAt }
 
-var errTodo = errors.New("not implemented")
-
 // scored turns per-row class-1 probabilities into labels (1 when above
 // 0.5, as argmax does with ties going to class 0) and scores.
 func scored(p []float64) ([]int, []float64) {
@@ -42,6 +39,20 @@ func scored(p []float64) ([]int, []float64) {
 		}
 	}
 	return pred, p
+}
+
+// decided scores the test rows by a decision function, as the reference
+// does for LinearSVC and SVC, and predicts 1 where it is positive.
+func decided(xte [][]float64, f func([]float64) float64) ([]int, []float64, error) {
+	pred := make([]int, len(xte))
+	s := make([]float64, len(xte))
+	for i, x := range xte {
+		s[i] = f(x)
+		if s[i] > 0 {
+			pred[i] = 1
+		}
+	}
+	return pred, s, nil
 }
 
 var classifiers = map[string]clfRunner{
@@ -112,10 +123,18 @@ var classifiers = map[string]clfRunner{
 		return pred, s, nil
 	}},
 	"LinearSVC [scaled]": {det: true, fit: func(xtr [][]float64, ytr []int, xte [][]float64) ([]int, []float64, error) {
-		return nil, nil, errTodo
+		m, err := svm.FitLinear(xtr, ytr, svm.LinearParams{C: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		return decided(xte, m.DecisionFunction)
 	}},
 	"SVC [scaled]": {slowAt: 10000, fit: func(xtr [][]float64, ytr []int, xte [][]float64) ([]int, []float64, error) {
-		return nil, nil, errTodo
+		m, err := svm.FitKernel(xtr, ytr, svm.KernelParams{C: 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		return decided(xte, m.DecisionFunction)
 	}},
 }
 
