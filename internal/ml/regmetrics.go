@@ -17,9 +17,9 @@ type RegressionMetrics struct {
 	MAPE float64
 }
 
-// Regression scores pred against y; both must be non-empty, of one length
+// ScoreRegression scores pred against y; both must be non-empty, of one length
 // and finite.
-func Regression(y, pred []float64) (RegressionMetrics, error) {
+func ScoreRegression(y, pred []float64) (RegressionMetrics, error) {
 	var m RegressionMetrics
 	if len(y) != len(pred) || len(y) == 0 {
 		return m, ErrLength

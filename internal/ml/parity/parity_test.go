@@ -269,7 +269,7 @@ func runRegression(t *testing.T, s *section, used map[string]bool, skipped int) 
 				continue
 			}
 		}
-		m, err := ml.Regression(yte, pred)
+		m, err := ml.ScoreRegression(yte, pred)
 		if err != nil {
 			t.Fatal(err)
 		}

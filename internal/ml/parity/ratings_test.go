@@ -114,7 +114,7 @@ func runRatings(t *testing.T, s *section, used map[string]bool) []result {
 		for k, i := range te {
 			p[k] = f(d.users[i], d.items[i])
 		}
-		m, err := ml.Regression(yte, p)
+		m, err := ml.ScoreRegression(yte, p)
 		if err != nil {
 			t.Fatal(err)
 		}
