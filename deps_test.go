@@ -24,6 +24,10 @@ var allowedInternal = map[string][]string{
 	"internal/compute": {"internal/scheduler", "internal/cron"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
+	// A random forest is an ensemble of the tree package's CART trees.
+	"internal/ml/forest": {"internal/ml/tree"},
+	// Boosted trees are stored as the tree package's flat trees.
+	"internal/ml/boost": {"internal/ml/tree"},
 }
 
 type pkg struct {

@@ -1,12 +1,16 @@
-// Package ml holds the model layer's shared foundations: the reproducible
-// train/test split (SplitMix64 with a Fisher–Yates shuffle), binary
-// classification metrics with scikit-learn's semantics, the StandardScaler,
-// and loaders for the reference datasets that the parity tests use.
+// Package ml is the model layer's algorithm library. It holds the
+// uniform face a training job drives (Estimator, Classifier, Regressor,
+// Clusterer and the registry behind New, with typed, validated
+// hyperparameters), Save and Load through the versioned model file format
+// of package modelfile, the reproducible train/test split (SplitMix64 with
+// a Fisher–Yates shuffle), metrics with scikit-learn's semantics, the
+// StandardScaler, and loaders for the reference datasets.
 //
-// The algorithms themselves live in one subpackage per family (for example
-// internal/ml/linear); they take plain [][]float64 feature rows and []int
-// labels so that they do not depend on this package.
+// The algorithms live in one subpackage per family (linear, tree, forest,
+// boost, knn, svm, bayes, cluster, mf); they take plain [][]float64 rows
+// and do not depend on this package.
 //
 // Every number is held to scikit-learn's on the same data: see
-// ../shared/data/datasets/REFERENCE.md and the parity tests in this package.
+// examples/data/REFERENCE.md, the harness in package parity and
+// docs/parity.md.
 package ml

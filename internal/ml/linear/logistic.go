@@ -220,7 +220,7 @@ func cholSolve(a, b []float64, n int) error {
 			s -= a[j*n+k] * a[j*n+k]
 		}
 		if !(s > 0) {
-			return errors.New("hessian is not positive definite")
+			return errNotPD
 		}
 		a[j*n+j] = math.Sqrt(s)
 		for i := j + 1; i < n; i++ {
