@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -107,7 +108,15 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}()
 	defer func() { stopPrune(); <-pdone }()
 	shift.JobWatts, shift.PUE = jobWatts(node.CPUCores), es.account.PUE
-	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Logger: logger.With("subsystem", "dispatcher")})
+	var power *compute.PowerConfig
+	if cfg.OnIdle != "" {
+		power = &compute.PowerConfig{OnIdle: cfg.OnIdle, OnWake: cfg.OnWake}
+		// Validate has checked both durations.
+		power.Policy.IdleAfter, _ = time.ParseDuration(cmp.Or(cfg.IdleAfter, "0s"))
+		power.Policy.MinDwell, _ = time.ParseDuration(cmp.Or(cfg.MinDwell, "0s"))
+		logger.Info("idle nodes are put to sleep", "on_idle", cfg.OnIdle, "on_wake", cfg.OnWake)
+	}
+	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Power: power, Logger: logger.With("subsystem", "dispatcher")})
 	if err != nil {
 		ln.Close()
 		return err

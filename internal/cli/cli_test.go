@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"flag"
 	"io"
@@ -175,6 +176,39 @@ func TestSimReproduces(t *testing.T) {
 	err = m.Run(t.Context(), []string{"sim", "--carbon", "nope.csv", "--jobs", "nope.csv"})
 	if err == nil {
 		t.Error("sim with missing files: no error")
+	}
+}
+
+// TestSimCluster runs the consolidation simulation from the CLI: 4 nodes at
+// 30 % load, and checks that the power hooks save energy and that bad
+// flags are named.
+func TestSimCluster(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	if err := m.Run(t.Context(), []string{"sim", "cluster", "--nodes", "4", "--load", "0.3", "-o", "json"}); err != nil {
+		t.Fatalf("sim cluster: %v\n%s", err, out.String())
+	}
+	var r struct {
+		AlwaysOn   struct{ IdleNodeHours, EnergyKWh float64 } `json:"always_on"`
+		PowerHooks struct {
+			AsleepNodeHours float64 `json:"asleep_node_hours"`
+			EnergyKWh       float64 `json:"energy_kwh"`
+		} `json:"power_hooks"`
+		SavedKWh float64 `json:"saved_kwh"`
+		Method   string  `json:"method"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.SavedKWh <= 0 || r.PowerHooks.AsleepNodeHours <= 0 || !strings.HasPrefix(r.Method, "simulated: assumed") {
+		t.Errorf("sim cluster: %+v", r)
+	}
+	for args, want := range map[string]string{"--load 1.5": "--load", "--nodes 0": "--nodes", "--sleep-watts 200": "--sleep-watts"} {
+		err := m.Run(t.Context(), append([]string{"sim", "cluster"}, strings.Fields(args)...))
+		if err == nil || !strings.Contains(cli.ErrorText(err), want) {
+			t.Errorf("sim cluster %s: %v, want an error naming %s", args, err, want)
+		}
 	}
 }
 

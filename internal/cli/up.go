@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,6 +31,14 @@ type UpConfig struct {
 	// CarbonForecast is a carbon-intensity forecast file (CSV) that flexible
 	// jobs are timed by; "" runs them at once and says so.
 	CarbonForecast string `yaml:"carbon_forecast"`
+	// OnIdle and OnWake are shell commands that put an idle node in a
+	// low-power state and bring it back (see docs/scheduling.md); with
+	// OnIdle empty, nodes always stay awake. IdleAfter and MinDwell are
+	// their hysteresis.
+	OnIdle    string `yaml:"on_idle"`
+	OnWake    string `yaml:"on_wake"`
+	IdleAfter string `yaml:"idle_after"`
+	MinDwell  string `yaml:"min_dwell"`
 	// Energy holds the meter, carbon and cost settings (energyconfig.go).
 	Energy EnergyConfig `yaml:",inline"`
 }
@@ -92,6 +101,17 @@ func (c UpConfig) Validate() error {
 			return err
 		}
 	}
+	for _, d := range []struct{ key, v string }{{"idle_after", c.IdleAfter}, {"min_dwell", c.MinDwell}} {
+		if d.v == "" {
+			continue
+		}
+		if v, err := time.ParseDuration(d.v); err != nil || v <= 0 {
+			return joule.Errorf(joule.EINVALID, "%s: %q is not a positive duration such as 10m or 1h", d.key, d.v)
+		}
+	}
+	if c.OnWake != "" && c.OnIdle == "" {
+		return joule.Errorf(joule.EINVALID, "on_wake: set on_idle too; without it no node ever sleeps")
+	}
 	return nil
 }
 
@@ -139,9 +159,10 @@ it prints once and writes to DATA_DIR/admin.token (mode 0600).
 
 Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
-JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST), then a YAML config file (--config
+JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST, JOULE_ON_IDLE, …), then a YAML config file (--config
 or JOULE_CONFIG_FILE; keys data_dir, listen, store, log_format, log_level,
-node_name, carbon_zone, carbon_forecast), then defaults. The energy, carbon
+node_name, carbon_zone, carbon_forecast, on_idle, on_wake, idle_after,
+min_dwell), then defaults. The energy, carbon
 and cost settings (powercap_root, hwmon_root, …) follow the same order;
 docs/operations.md lists them.`,
 		Example: `  joule up
@@ -169,6 +190,10 @@ docs/operations.md lists them.`,
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	f.StringVar(&flags.OnIdle, "on-idle", "", "shell command that puts an idle node in a low-power state ($JOULE_NODE_NAME, $JOULE_NODE_ID set); default: nodes stay awake")
+	f.StringVar(&flags.OnWake, "on-wake", "", "shell command that wakes a sleeping node when queued work needs it")
+	f.StringVar(&flags.IdleAfter, "idle-after", "", "how long a node must be idle before --on-idle runs (default 10m)")
+	f.StringVar(&flags.MinDwell, "min-dwell", "", "least time a node stays awake before it may sleep again (default 30m)")
 	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")
 	addEnergyFlags(f)
 	f.StringVar(&configFile, "config", "", "YAML config file")
@@ -202,6 +227,10 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		NodeName:       pick("node-name", "JOULE_NODE_NAME", file.NodeName),
 		CarbonZone:     pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
 		CarbonForecast: pick("carbon-forecast", "JOULE_CARBON_FORECAST", file.CarbonForecast),
+		OnIdle:         pick("on-idle", "JOULE_ON_IDLE", file.OnIdle),
+		OnWake:         pick("on-wake", "JOULE_ON_WAKE", file.OnWake),
+		IdleAfter:      pick("idle-after", "JOULE_IDLE_AFTER", file.IdleAfter),
+		MinDwell:       pick("min-dwell", "JOULE_MIN_DWELL", file.MinDwell),
 		Energy:         m.energyConfig(cmd, file.Energy),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {

@@ -33,12 +33,15 @@ type DispatcherConfig struct {
 	OnPlaced func(joule.Job)
 	// Shift configures carbon-aware time shifting of flexible jobs.
 	Shift ShiftConfig
+	// Power, when set with an OnIdle hook, puts idle nodes to sleep.
+	Power *PowerConfig
 }
 
 // Dispatcher places queued jobs on nodes. Run one per installation.
 type Dispatcher struct {
 	cfg   DispatcherConfig
 	shift ShiftConfig
+	power *powerManager
 	wake  chan struct{}
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
@@ -59,7 +62,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{cfg: cfg, shift: cfg.Shift.withDefaults(), wake: make(chan struct{}, 1)}, nil
+	return &Dispatcher{cfg: cfg, shift: cfg.Shift.withDefaults(), power: newPowerManager(cfg.Power), wake: make(chan struct{}, 1)}, nil
 }
 
 // Start runs dispatch rounds until ctx is done or Stop is called.
@@ -118,7 +121,7 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 		return fmt.Errorf("list queued jobs: %w", err)
 	}
 	if len(queued) == 0 {
-		return nil
+		return d.idlePowerRound(ctx, now)
 	}
 	pending, err := d.resolveDependencies(ctx, queued, now)
 	if err != nil {
@@ -128,7 +131,7 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 		return err
 	}
 	if len(pending) == 0 {
-		return nil
+		return d.idlePowerRound(ctx, now)
 	}
 	nodes, err := d.snapshot(ctx)
 	if err != nil {
@@ -144,6 +147,25 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 		})
 	}
 	plan := scheduler.Place(d.cfg.Scheduler, nodes, ps, now)
+	if d.power != nil {
+		var wanted int64
+		for _, u := range plan.Unplaced {
+			switch u.Cause {
+			case scheduler.CauseBusy, scheduler.CauseTooLarge, scheduler.CauseNoNode:
+				wanted += max(byID[u.JobID].Spec.Resources.CPUMillis, 1)
+			}
+		}
+		after := slices.Clone(nodes)
+		for _, a := range plan.Assignments {
+			for i := range after {
+				if after[i].ID == a.NodeID {
+					after[i].Allocated = after[i].Allocated.Add(byID[a.JobID].Spec.Resources)
+					after[i].GPUsInUse = append(slices.Clone(after[i].GPUsInUse), a.GPUIndices...)
+				}
+			}
+		}
+		defer d.powerRound(ctx, after, wanted, now)
+	}
 	names := map[string]string{}
 	for _, n := range nodes {
 		names[n.ID] = n.Name
@@ -188,6 +210,19 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 			return fmt.Errorf("update job %s: %w", u.JobID, err)
 		}
 	}
+	return nil
+}
+
+// idlePowerRound runs the power policy in a round with nothing to place.
+func (d *Dispatcher) idlePowerRound(ctx context.Context, now time.Time) error {
+	if d.power == nil {
+		return nil
+	}
+	nodes, err := d.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	d.powerRound(ctx, nodes, 0, now)
 	return nil
 }
 
@@ -259,7 +294,7 @@ func (d *Dispatcher) snapshot(ctx context.Context) ([]scheduler.Node, error) {
 	out := make([]scheduler.Node, 0, len(nodes))
 	for _, n := range nodes {
 		sn := scheduler.Node{
-			ID: n.ID, Name: n.Name, Labels: n.Labels, Ready: n.State == joule.NodeReady,
+			ID: n.ID, Name: n.Name, Labels: n.Labels, Ready: n.State == joule.NodeReady && !d.power.asleep(n.ID),
 			Capacity: joule.Resources{CPUMillis: int64(n.CPUCores) * 1000, MemoryBytes: n.MemoryBytes},
 		}
 		for _, g := range n.GPUs {
