@@ -33,7 +33,7 @@ error of 5% of the series mean (averaged over 10 seeds); --error ar1:0.1
 adds an error that grows with the lead time, AR(1) with φ 0.95 per step
 (ar1:0.1,0.9 sets φ), towards 10% of the mean, each job planned on the
 forecast issued at its arrival. --capacity N limits
-how many jobs run at once, with --policy greedy or carbon-per-wait.`,
+how many jobs run at once, with --policy greedy, carbon-per-wait or replan.`,
 		Example: `  joule sim --carbon ger_ci.csv --jobs lets-wait-awhile-ml-jobs.csv --deadline next-workday
   joule sim --carbon ger_ci.csv --jobs trace.csv --deadline semi-weekly --interrupting -o json
   joule sim --carbon ger_ci.csv --jobs trace.csv --capacity 13 --policy carbon-per-wait
@@ -56,8 +56,10 @@ how many jobs run at once, with --policy greedy or carbon-per-wait.`,
 				opts.Policy = scheduler.Greedy
 			case "carbon-per-wait":
 				opts.Policy = scheduler.CarbonPerWait
+			case "replan":
+				opts.Policy = scheduler.Replan
 			default:
-				return joule.Errorf(joule.EINVALID, "--policy: %q is not one of greedy, carbon-per-wait", policy)
+				return joule.Errorf(joule.EINVALID, "--policy: %q is not one of greedy, carbon-per-wait, replan", policy)
 			}
 			if capacity < 0 {
 				return joule.Errorf(joule.EINVALID, "--capacity: must not be negative")
@@ -105,7 +107,7 @@ how many jobs run at once, with --policy greedy or carbon-per-wait.`,
 	f.StringVar(&errModel, "error", "none", "forecast error: none, gaussian:FRACTION or ar1:FRACTION[,PHI]")
 	f.BoolVar(&interrupting, "interrupting", false, "jobs may pause and resume (run in the cheapest steps)")
 	f.IntVar(&capacity, "capacity", 0, "jobs that may run at once (0: unlimited)")
-	f.StringVar(&policy, "policy", "greedy", "with --capacity: greedy or carbon-per-wait")
+	f.StringVar(&policy, "policy", "greedy", "with --capacity: greedy, carbon-per-wait or replan (greedy, re-planning waiting jobs by deadline when an arrival would miss)")
 	cmd.AddCommand(m.simClusterCommand())
 	return cmd
 }

@@ -83,13 +83,17 @@ func TestPlanCapacityStampede(t *testing.T) {
 	for i := 40; i < 44; i++ {
 		f[i] = 50 // everyone wants these four steps
 	}
-	for _, policy := range []scheduler.CapacityPolicy{scheduler.Greedy, scheduler.CarbonPerWait} {
+	for _, policy := range []scheduler.CapacityPolicy{scheduler.Greedy, scheduler.CarbonPerWait, scheduler.Replan} {
 		for _, intr := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%v/interruptible=%v", policy, intr), func(t *testing.T) {
 				t.Parallel()
 				jobs := make([]scheduler.ShiftJob, 50)
 				for i := range jobs {
-					jobs[i] = scheduler.ShiftJob{Window: scheduler.Window{Earliest: i % 10, Deadline: 150, Length: 2}, Interruptible: intr}
+					e := i % 10
+					if policy == scheduler.Replan {
+						e = i / 5 // Replan takes jobs in arrival order
+					}
+					jobs[i] = scheduler.ShiftJob{Window: scheduler.Window{Earliest: e, Deadline: 150, Length: 2}, Interruptible: intr}
 				}
 				ps, err := scheduler.PlanCapacity(f, 2, jobs, policy)
 				if err != nil {
@@ -268,6 +272,90 @@ func TestPlanCapacityProperties(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReplanProperties checks the Replan policy under random forecasts with
+// forecast error, random jobs in arrival order and random capacities: no
+// step over capacity, every placed job inside its window for exactly its
+// length (back to back unless interruptible), a deterministic plan, and, when
+// Greedy misses no deadline, exactly Greedy's plan.
+func TestReplanProperties(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 60).Draw(t, "steps")
+		f := make([]float64, n)
+		for i := range f {
+			f[i] = rapid.Float64Range(0, 600).Draw(t, "truth") + rapid.Float64Range(-50, 50).Draw(t, "error")
+		}
+		capacity := rapid.IntRange(1, 4).Draw(t, "capacity")
+		jobs := rapid.SliceOfN(rapid.Custom(func(t *rapid.T) scheduler.ShiftJob {
+			e := rapid.IntRange(0, n+2).Draw(t, "earliest")
+			return scheduler.ShiftJob{
+				Window:        scheduler.Window{Earliest: e, Deadline: e + rapid.IntRange(0, n).Draw(t, "slack"), Length: rapid.IntRange(1, 8).Draw(t, "length")},
+				Interruptible: rapid.Bool().Draw(t, "interruptible"),
+			}
+		}), 0, 40).Draw(t, "jobs")
+		slices.SortStableFunc(jobs, func(a, b scheduler.ShiftJob) int { return a.Earliest - b.Earliest })
+		ps, err := scheduler.PlanCapacity(f, capacity, jobs, scheduler.Replan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := scheduler.PlanCapacity(f, capacity, jobs, scheduler.Replan); !gocmp.Equal(ps, again) {
+			t.Fatal("not deterministic")
+		}
+		used := make([]int, n)
+		for i, p := range ps {
+			j := jobs[i]
+			if p.Missed {
+				continue
+			}
+			if len(p.Slots) != j.Length || !slices.IsSorted(p.Slots) {
+				t.Fatalf("job %d %+v: slots %v", i, j, p.Slots)
+			}
+			for k, s := range p.Slots {
+				if s < j.Earliest || s >= j.Deadline || s >= n || (k > 0 && s == p.Slots[k-1]) {
+					t.Fatalf("job %d %+v runs at %v", i, j, p.Slots)
+				}
+				if !j.Interruptible && k > 0 && s != p.Slots[k-1]+1 {
+					t.Fatalf("non-interruptible job %d pauses: %v", i, p.Slots)
+				}
+				if used[s]++; used[s] > capacity {
+					t.Fatalf("step %d has %d jobs, capacity %d", s, used[s], capacity)
+				}
+			}
+		}
+		g, _ := scheduler.PlanCapacity(f, capacity, jobs, scheduler.Greedy)
+		if !slices.ContainsFunc(g, func(p scheduler.Placement) bool { return p.Missed }) && !gocmp.Equal(g, ps) {
+			t.Fatalf("Greedy misses nothing but Replan differs:\ngreedy %v\nreplan %v", g, ps)
+		}
+	})
+}
+
+// TestReplanRescuesATightJob: an early job with a long window takes the
+// only green step; a later job whose window holds only that step would miss
+// under Greedy. Replan moves the early job to the next green step and both
+// meet their deadlines.
+func TestReplanRescuesATightJob(t *testing.T) {
+	t.Parallel()
+	f := []float64{300, 300, 100, 300, 120, 300}
+	jobs := []scheduler.ShiftJob{
+		{Window: scheduler.Window{Earliest: 0, Deadline: 6, Length: 1}},
+		{Window: scheduler.Window{Earliest: 1, Deadline: 3, Length: 2}},
+	}
+	g, _ := scheduler.PlanCapacity(f, 1, jobs, scheduler.Greedy)
+	if !g[1].Missed {
+		t.Fatalf("greedy: %v, want the second job to miss", g)
+	}
+	r, err := scheduler.PlanCapacity(f, 1, jobs, scheduler.Replan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r[0].Missed || r[1].Missed || r[0].Start() != 4 || r[1].Start() != 1 {
+		t.Errorf("replan: %v, want the first job moved to step 4 and the second at 1–2", r)
+	}
+	if _, err := scheduler.PlanCapacity(f, 1, []scheduler.ShiftJob{jobs[1], jobs[0]}, scheduler.Replan); err == nil {
+		t.Error("jobs out of arrival order: no error")
+	}
 }
 
 // TestShiftDoesNotModifyForecast guards the purity rule.

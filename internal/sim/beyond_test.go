@@ -208,7 +208,7 @@ func TestBeyondThePaper(t *testing.T) {
 			mean += v
 		}
 		mean /= float64(len(ci))
-		for _, frac := range []float64{0.5, 0.75} {
+		for _, frac := range []float64{0.5, 0.75, 1} {
 			capacity := int(float64(peak) * frac)
 			cfg := sim.Config{Start: start, Step: time.Hour, StrictWindow: true, Capacity: capacity}
 			run := func(c sim.Config) sim.Result {
@@ -227,7 +227,7 @@ func TestBeyondThePaper(t *testing.T) {
 			nsIdx := len(rows)
 			rows = append(rows, row{region: region, policy: "no shifting (FCFS)", capacity: capacity, noisy: 0})
 			rows[nsIdx].res.MeanWait, rows[nsIdx].res.DeadlineMisses = fw, fm
-			for _, p := range []scheduler.CapacityPolicy{scheduler.Greedy, scheduler.CarbonPerWait} {
+			for _, p := range []scheduler.CapacityPolicy{scheduler.Greedy, scheduler.CarbonPerWait, scheduler.Replan} {
 				c := cfg
 				c.Policy = p
 				r := run(c)
@@ -265,7 +265,7 @@ func TestBeyondThePaper(t *testing.T) {
 		if r.noisyMisses > 0 {
 			misses += fmt.Sprintf(" (%d with error)", r.noisyMisses)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %.2f | %s | %s | %s |\n", r.region, r.capacity, r.policy, r.res.SavingsPct, noisy, r.res.MeanWait.Round(time.Minute), misses)
+		fmt.Fprintf(&b, "| %s | %d | %s | %.3f | %s | %s | %s |\n", r.region, r.capacity, r.policy, r.res.SavingsPct, noisy, r.res.MeanWait.Round(time.Minute), misses)
 	}
 	t.Log(b.String())
 }
