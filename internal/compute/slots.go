@@ -142,3 +142,18 @@ func (w *Worker) realise(ctx context.Context, j joule.Job, finished time.Time) *
 		kWh, pue, then, actual, src)
 	return &s
 }
+
+// runTimeout is the attempt's wall-clock limit: the spec's timeout, plus,
+// for an interruptible job with planned slots, the gaps between its slots,
+// during which it is suspended. Zero means none.
+func runTimeout(j joule.Job) time.Duration {
+	t := time.Duration(j.Spec.Timeout)
+	if t <= 0 || !j.Spec.Interruptible || j.Shift == nil || len(j.Shift.Slots) < 2 {
+		return t
+	}
+	s := j.Shift.Slots
+	for i := 1; i < len(s); i++ {
+		t += s[i].Start.Sub(s[i-1].End)
+	}
+	return t
+}

@@ -300,7 +300,7 @@ func (w *Worker) request(j joule.Job) joule.RunRequest {
 	dir := JobDir(w.cfg.DataDir, j.ID)
 	return joule.RunRequest{
 		JobID: j.ID, Attempt: j.Attempts, Command: j.Spec.Command, Env: env, WorkDir: j.Spec.WorkDir,
-		Resources: j.Spec.Resources, GPUIndices: j.GPUIndices, Timeout: time.Duration(j.Spec.Timeout),
+		Resources: j.Spec.Resources, GPUIndices: j.GPUIndices, Timeout: runTimeout(j),
 		LogPath:     LogPath(w.cfg.DataDir, j.ID, j.Attempts),
 		OutputDir:   OutputDir(w.cfg.DataDir, j.ID),
 		MetricsFile: filepath.Join(dir, fmt.Sprintf("metrics-%d.json", j.Attempts)),
