@@ -9,7 +9,7 @@ import (
 	"math"
 )
 
-// Params: VarSmoothing 0 means scikit-learn's 1e-9.
+// Params configures the model; VarSmoothing 0 means scikit-learn's 1e-9.
 type Params struct {
 	VarSmoothing float64
 }

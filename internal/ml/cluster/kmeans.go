@@ -10,7 +10,7 @@ import (
 	"math/rand/v2"
 )
 
-// Params: the zero value means scikit-learn's defaults (8 clusters, 300
+// Params configures k-means; the zero value means scikit-learn's defaults (8 clusters, 300
 // iterations, tol 1e-4, 10 runs; sklearn 1.2's n_init default).
 type Params struct {
 	K       int
