@@ -101,7 +101,14 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 
 	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID,
 		cores: node.CPUCores, gpus: len(node.GPUs), logger: o.logger.With("subsystem", "energy")}
-	exec, err := executor.New(executor.Config{Logger: o.logger})
+	ecfg := executor.Config{Logger: o.logger}
+	if ln.power.gpu != nil {
+		// NVML's per-process utilisation names the PIDs on a GPU; the
+		// usage samples keep a job's, and attribution splits each GPU's
+		// energy by them.
+		ecfg.GPUProcesses = ln.power.gpuProcesses
+	}
+	exec, err := executor.New(ecfg)
 	if err != nil {
 		ln.stop()
 		return nil, fmt.Errorf("executor: %w", err)
