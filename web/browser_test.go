@@ -116,6 +116,7 @@ func TestBrowser(t *testing.T) {
 	})
 	mustCreateJob(t, f.store, f.acme, "sweep-lr", now.Add(-30*time.Second), func(j *joule.Job) { j.Reason = "waiting for 1 GPU" })
 
+	seedEnergy(t, f)
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-2 * time.Hour), WorkspaceID: f.acme.ID, Principal: "system", Action: "workspace.create", Resource: f.acme.ID, Outcome: "success", Detail: "bootstrap"})
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-time.Hour), WorkspaceID: f.acme.ID, Principal: f.admin.ID, Action: "token.create", Resource: f.viewer.ID, RequestID: "req_01HX", Outcome: "success", Detail: "viewer token for dashboards"})
 
@@ -287,6 +288,31 @@ func TestBrowser(t *testing.T) {
 	)
 	if got := text("table.data"); !strings.Contains(got, "token.create") || !strings.Contains(got, "viewer token for dashboards") {
 		t.Errorf("audit table does not show the token.create entry:\n%s", got)
+	}
+
+	step("open Energy & Carbon",
+		chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/energy"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".node-energy figure.chart-box svg")),
+		chromedp.WaitVisible(chromedp.CSS("table.top-energy")),
+	)
+	if got := text("table.top-emissions"); !strings.Contains(got, "etl-nightly") || !strings.Contains(got, "estimated") {
+		t.Errorf("top jobs by emissions:\n%s", got)
+	}
+	if got := text("main.content"); !strings.Contains(got, "measured:rapl") || !strings.Contains(got, "estimated:tdp-curve@1") || !strings.Contains(got, "Grid carbon intensity used") {
+		t.Errorf("the energy page does not name its methods and intensity:\n%s", got)
+	}
+	png, err = chromedp.Run(run, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	save("console-energy.png", png)
+	step("choose another period",
+		chromedp.SetValue(chromedp.CSS(`select[name="period"]`), "1h"),
+		chromedp.Click(chromedp.CSS(`form.filters button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`p[data-period="1h"]`)),
+	)
+	if got := text("table.top-energy"); strings.Contains(got, "train-bert") || !strings.Contains(got, "etl-nightly") {
+		t.Errorf("top jobs by energy over the last hour:\n%s", got)
 	}
 
 	for _, s := range sections {

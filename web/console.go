@@ -170,6 +170,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /jobs/{id}", c.authed(c.jobPage))
 	m.HandleFunc("GET /jobs/{id}/log", c.authedJSON(c.jobLog))
 	m.HandleFunc("GET /jobs/{id}/artifacts/{path...}", c.authed(c.jobArtifact))
+	m.HandleFunc("GET /energy", c.authed(c.energy))
 	for _, s := range sections {
 		if s.soon != "" {
 			m.HandleFunc("GET "+s.path, c.authed(c.comingSoon))
@@ -191,7 +192,7 @@ var sections = []section{
 	{"/jobs", "Jobs", ""},
 	{"/models", "Models", "The model registry: versions, lineage back to datasets and jobs, metrics and model cards, including the energy it took to train each version."},
 	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},
-	{"/energy", "Energy & Carbon", "Measured and estimated power and energy per node, job and model over time, with the grid's carbon intensity and the emissions it implies."},
+	{"/energy", "Energy & Carbon", ""},
 	{"/targets", "Targets", "Energy and carbon budgets per workspace and project, with progress against them and alerts before they run out."},
 	{"/audit", "Audit", ""},
 	{"/settings", "Settings", ""},

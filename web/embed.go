@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,7 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 // pageNames are the templates under templates/ that render whole pages;
 // each is parsed together with layout.html.
-var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html"}
+var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html", "energy.html"}
 
 // parseTemplates parses every page with the shared layout and functions.
 func (c *Console) parseTemplates() (map[string]*template.Template, error) {
@@ -102,6 +103,26 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		"pct":    func(f float64) string { return chart.FormatValue(f*100) + " %" },
 		"bytes":  humanBytes,
 		"deref":  func(f *float64) float64 { return *f },
+		"joules": fmtJoules,
+		"grams":  fmtGrams,
+		"pct100": func(f float64) float64 { return f * 100 },
+		"has":    slices.Contains[[]string],
+		// kindClass turns a method kind into a class name.
+		"kindClass": func(kind string) string { return strings.ReplaceAll(strings.ReplaceAll(kind, " + ", "-"), " ", "-") },
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, fmt.Errorf("dict: odd number of arguments")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"

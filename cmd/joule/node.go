@@ -46,6 +46,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	if err != nil {
 		return nil, err
 	}
+	trackGridIntensity(o.metrics, o.carbonZone, &es)
 	ln := &localNode{}
 	started := time.Now().UTC().Truncate(time.Microsecond)
 	var gpus nodeinfo.GPUSource
@@ -100,8 +101,14 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 
 	acct := &accountant{power: ln.power, store: store, cfg: es.account, policy: es.policy, nodeID: node.ID,
 		cores: node.CPUCores, gpus: len(node.GPUs), logger: o.logger.With("subsystem", "energy")}
-	o.metrics.GridIntensity(cmp.Or(o.carbonZone, "world"), es.source, es.gPerKWh)
-	exec, err := executor.New(executor.Config{Logger: o.logger})
+	ecfg := executor.Config{Logger: o.logger}
+	if ln.power.gpu != nil {
+		// NVML's per-process utilisation names the PIDs on a GPU; the
+		// usage samples keep a job's, and attribution splits each GPU's
+		// energy by them.
+		ecfg.GPUProcesses = ln.power.gpuProcesses
+	}
+	exec, err := executor.New(ecfg)
 	if err != nil {
 		ln.stop()
 		return nil, fmt.Errorf("executor: %w", err)
@@ -133,6 +140,16 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		return nil, err
 	}
 	return ln, nil
+}
+
+// trackGridIntensity sets the joule_grid_intensity gauge of the node's
+// zone ("world" without one) to the intensity now, and makes es's lookup
+// update it as the node's power and its jobs' energy are accounted, one
+// interval at a time.
+func trackGridIntensity(m *compute.Metrics, zone string, es *energySettings) {
+	zone = cmp.Or(zone, "world")
+	m.GridIntensity(zone, es.source, es.gPerKWh)
+	es.account.Intensity = m.TrackIntensity(zone, es.account.Intensity)
 }
 
 // stop stops working the queue (running jobs keep running, and the next

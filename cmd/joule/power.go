@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ type powerSampler struct {
 	roots     meterRoots
 	sysfs     []joule.Meter      // the sysfs meters read under a configured root
 	idle      map[string]float64 // idle watts by component, where known
+	gpu       *energy.GPU        // nil without NVML GPUs
 	logger    *slog.Logger
 	interval  time.Duration
 	retention time.Duration
@@ -48,6 +51,10 @@ type powerSampler struct {
 	pending   []energy.NodeInterval // not yet recorded
 	warned    bool
 	warnedRec bool
+	warnedGPU bool
+	// gpuPIDs are the processes that used a GPU in the latest interval,
+	// for the executor's usage samples (GPUPIDs).
+	gpuPIDs map[int]bool
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -97,6 +104,7 @@ func newPowerSampler(ctx context.Context, usage nodeinfo.UsageSampler, cores int
 	if gpus != nil {
 		if m, err := energy.NewGPU(gpus, energy.Config{Logger: logger}); err == nil {
 			p.meters = append(p.meters, m)
+			p.gpu = m
 		}
 	}
 	return p, nil
@@ -179,12 +187,31 @@ func (p *powerSampler) sampleOnce(ctx context.Context) {
 	for _, r := range readings {
 		u.Power = append(u.Power, joule.PowerReading{Component: r.Component, Watts: r.Watts, Method: r.Method})
 	}
+	// Each process's share of each GPU since the previous round: the key
+	// that splits the GPU's energy in this interval across jobs.
+	var procs []energy.GPUProcess
+	if p.gpu != nil {
+		var err error
+		if procs, err = p.gpu.Processes(ctx); err != nil {
+			if !p.warnedGPU {
+				p.logger.Warn("per-process GPU utilisation unavailable: GPU energy stays unattributed", "err", err)
+				p.warnedGPU = true
+			}
+			procs = nil
+		}
+		pids := make(map[int]bool, len(procs))
+		for _, gp := range procs {
+			pids[gp.PID] = true
+		}
+		p.gpuPIDs = pids
+	}
 	slices.SortFunc(u.Power, func(a, b joule.PowerReading) int { return cmp.Compare(a.Component, b.Component) })
 	if p.prev != nil {
 		// The first readings have no interval behind them (0 W): the
 		// heartbeat reports from the second second on.
 		p.latest = &u
 		n := energy.NodeIntervalFromReadings(p.prev, readings, func(c string) float64 { return p.idle[c] })
+		n.GPUProcesses = procs
 		if d := n.End.Sub(n.Start); d > 0 {
 			n.CPUSeconds = u.CPUFraction * float64(p.cores) * d.Seconds()
 			p.intervals = append(p.intervals, n)
@@ -241,6 +268,16 @@ func (p *powerSampler) warnOnce(msg string, err error) {
 		p.logger.Warn(msg, "err", err)
 		p.warned = true
 	}
+}
+
+// gpuProcesses returns the processes that used a GPU in the latest
+// interval, as NVML's per-process utilisation reported them: the
+// executor's Config.GPUProcesses, which lists a job's among its usage
+// samples' GPUPIDs.
+func (p *powerSampler) gpuProcesses() (map[int]bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.gpuPIDs), nil
 }
 
 // Sample implements nodeinfo.UsageSampler for the heartbeat: the latest
@@ -300,6 +337,15 @@ func (a *accountant) reservedShare(j joule.Job) float64 {
 	return min(float64(j.Spec.Resources.CPUMillis)/1000/float64(a.cores), 1)
 }
 
+// attribution names how the energy of method was split: by CPU time, and
+// GPU energy by per-process GPU utilisation.
+func (a *accountant) attribution(method string) string {
+	if strings.Contains(method, energy.MethodNVML) {
+		return "cpu-time share, gpu by per-process utilisation"
+	}
+	return "cpu-time share"
+}
+
 // Account implements the worker's accounting hook.
 func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageSample) *joule.JobEnergy {
 	if len(usage) == 0 || at.FinishedAt == nil {
@@ -336,7 +382,7 @@ func (a *accountant) Account(j joule.Job, at joule.Attempt, usage []joule.UsageS
 	}
 	return &joule.JobEnergy{
 		Joules: t.Joules, MeasuredJoules: t.MeasuredJoules, EstimatedJoules: t.EstimatedJoules,
-		Method:     t.Method + "; attribution: cpu-time share, " + idle,
+		Method:     t.Method + "; attribution: " + a.attribution(t.Method) + ", " + idle,
 		EmissionsG: t.EmissionsG, IntensityGPerKWh: t.IntensityGPerKWh, IntensitySource: t.IntensitySource,
 		PUE: t.PUE, Cost: t.Cost, Currency: t.Currency,
 		MarketEmissionsG: t.MarketEmissionsG, EmbodiedG: t.EmbodiedG,

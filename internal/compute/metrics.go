@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,7 @@ import (
 //	joule_node_power_watts{node,component,method}  each node's power at its last heartbeat
 //	joule_energy_joules_total{node,kind}   energy attributed to job attempts, kind measured or estimated
 //	joule_emissions_grams_total{node}      their location-based emissions
-//	joule_grid_intensity{zone,source}      the intensity this node accounts with
+//	joule_grid_intensity{zone,source}      the intensity this node accounts with now (follows each interval's lookup)
 type Metrics struct {
 	store    joule.Store
 	depth    *prometheus.Desc
@@ -27,6 +28,9 @@ type Metrics struct {
 	grams    *prometheus.CounterVec
 	grid     *prometheus.GaugeVec
 	duration *prometheus.HistogramVec
+
+	mu      sync.Mutex
+	sources map[string]string // zone → the source its gauge carries now
 }
 
 // NewMetrics registers the metrics with reg.
@@ -123,10 +127,44 @@ func (m *Metrics) Accounted(node string, e *joule.JobEnergy) {
 	m.grams.WithLabelValues(node).Add(e.EmissionsG)
 }
 
-// GridIntensity records the intensity a zone is accounted with.
+// GridIntensity records the intensity a zone is accounted with now. A
+// source other than the zone's last one replaces it, so that the zone has
+// one series: the intensity in use.
 func (m *Metrics) GridIntensity(zone, source string, gPerKWh float64) {
 	if m == nil {
 		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.sources[zone]; ok && old != source {
+		m.grid.DeleteLabelValues(zone, old)
+	}
+	if m.sources == nil {
+		m.sources = map[string]string{}
+	}
+	m.sources[zone] = source
 	m.grid.WithLabelValues(zone, source).Set(gPerKWh)
+}
+
+// TrackIntensity returns f, an intensity lookup, reporting each lookup for
+// a time no earlier than the latest one so far to the zone's
+// joule_grid_intensity gauge, so that the gauge follows the intensity the
+// node accounts with as time goes on; lookups for earlier times (an
+// attempt accounted after it ended) leave it alone.
+func (m *Metrics) TrackIntensity(zone string, f func(time.Time) (float64, string)) func(time.Time) (float64, string) {
+	if m == nil || f == nil {
+		return f
+	}
+	var mu sync.Mutex
+	var latest time.Time
+	return func(t time.Time) (float64, string) {
+		g, src := f(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if !t.Before(latest) {
+			latest = t
+			m.GridIntensity(zone, src, g)
+		}
+		return g, src
+	}
 }

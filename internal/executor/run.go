@@ -415,8 +415,8 @@ func (r *run) sample() {
 	}
 	var gpu []int
 	if f := r.e.cfg.GPUProcesses; f != nil && len(pids) > 0 {
-		// NVML's process listing arrives with the energy issue; until
-		// cmd/joule wires it here GPUPIDs stays empty.
+		// cmd/joule wires NVML's per-process utilisation here: the
+		// job's processes that used a GPU in the latest interval.
 		if using, err := f(); err == nil {
 			for _, p := range pids {
 				if using[p] {
