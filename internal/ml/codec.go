@@ -492,6 +492,8 @@ func decodeClassifier(algo string, nf, k int, d *modelfile.Decoder) (Model, erro
 			return nil, err
 		}
 		return kernelSVMModel(m, nf), nil
+	case XGBoostAlgorithm:
+		return decodeXGB(d, Classification, nf, k)
 	case "naive_bayes":
 		m, err := decodeBayes(d, nf, k)
 		if err != nil {
@@ -540,6 +542,8 @@ func decodeRegressor(algo string, task Task, nf int, d *modelfile.Decoder) (Mode
 			return nil, err
 		}
 		return knnRegressor(m), nil
+	case XGBoostAlgorithm:
+		return decodeXGB(d, task, nf, 0)
 	case "matrix_factorization":
 		if nf != 2 {
 			return nil, corrupt("matrix factorisation with %d features", nf)
