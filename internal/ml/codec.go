@@ -102,6 +102,40 @@ func logisticModel(m *linear.Logistic, d int) Model {
 		enc:    func(e *modelfile.Encoder) { e.Floats(m.Coef); e.Float(m.Intercept) }}
 }
 
+// multinomialModel is logistic regression of three or more classes; its
+// body is the k coefficient rows, then the k intercepts.
+func multinomialModel(m *linear.Multinomial, d int) Model {
+	return &classifier{algo: "logistic_regression", d: d, k: len(m.Coef), prob: true, scores: m.PredictProba,
+		enc: func(e *modelfile.Encoder) {
+			for _, w := range m.Coef {
+				e.Floats(w)
+			}
+			e.Floats(m.Intercept)
+		}}
+}
+
+func decodeMultinomial(d *modelfile.Decoder, nf, k int) (Model, error) {
+	m := &linear.Multinomial{}
+	for range k {
+		w := d.Floats()
+		if d.Err() != nil {
+			return nil, d.Err()
+		}
+		if len(w) != nf || !allFinite(w) {
+			return nil, corrupt("%d coefficients for %d features", len(w), nf)
+		}
+		m.Coef = append(m.Coef, w)
+	}
+	m.Intercept = d.Floats()
+	if d.Err() != nil {
+		return nil, d.Err()
+	}
+	if len(m.Intercept) != k || !allFinite(m.Intercept) {
+		return nil, corrupt("%d intercepts for %d classes", len(m.Intercept), k)
+	}
+	return multinomialModel(m, nf), nil
+}
+
 func linearSVMModel(m *svm.Linear, d int) Model {
 	return &classifier{algo: "linear_svm", d: d, k: 2, scores: binaryScores(m.DecisionFunction),
 		enc: func(e *modelfile.Encoder) { e.Floats(m.Coef); e.Float(m.Intercept) }}
@@ -445,6 +479,9 @@ func decodeMF(d *modelfile.Decoder) (*mf.Model, error) {
 func decodeClassifier(algo string, nf, k int, d *modelfile.Decoder) (Model, error) {
 	switch algo {
 	case "logistic_regression", "linear_svm":
+		if algo == "logistic_regression" && k > 2 {
+			return decodeMultinomial(d, nf, k)
+		}
 		coef, b, err := linearParts(d, nf)
 		if err != nil {
 			return nil, err
@@ -492,6 +529,8 @@ func decodeClassifier(algo string, nf, k int, d *modelfile.Decoder) (Model, erro
 			return nil, err
 		}
 		return kernelSVMModel(m, nf), nil
+	case XGBoostAlgorithm:
+		return decodeXGB(d, Classification, nf, k)
 	case "naive_bayes":
 		m, err := decodeBayes(d, nf, k)
 		if err != nil {
@@ -540,6 +579,8 @@ func decodeRegressor(algo string, task Task, nf int, d *modelfile.Decoder) (Mode
 			return nil, err
 		}
 		return knnRegressor(m), nil
+	case XGBoostAlgorithm:
+		return decodeXGB(d, task, nf, 0)
 	case "matrix_factorization":
 		if nf != 2 {
 			return nil, corrupt("matrix factorisation with %d features", nf)

@@ -8,7 +8,8 @@
 //
 // The algorithms live in one subpackage per family (linear, tree, forest,
 // boost, knn, svm, bayes, cluster, mf); they take plain [][]float64 rows
-// and do not depend on this package.
+// and do not depend on this package. ImportXGBoost turns an XGBoost JSON
+// model, read by package xgb, into a model that Save and Load keep.
 //
 // Every number is held to scikit-learn's on the same data: see
 // examples/data/REFERENCE.md, the harness in package parity and

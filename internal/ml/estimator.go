@@ -297,11 +297,17 @@ func init() {
 			{"C", "1.0", "inverse L2 regularisation strength"},
 			{"max_iter", "100", "Newton iterations"},
 		}},
+		// Two classes: binary logistic regression; more: multinomial
+		// (softmax), as scikit-learn's default multi_class="auto" picks.
 		build: func(p *params, _ Task) func([][]float64, []float64, int) (Model, error) {
 			opts := linear.LogisticOptions{C: p.floatv("C", 0, false), MaxIter: p.intv("max_iter", 1, 0)}
 			return func(X [][]float64, y []float64, k int) (Model, error) {
-				if err := binaryOnly("logistic_regression", k); err != nil {
-					return nil, err
+				if k > 2 {
+					m, err := linear.FitMultinomial(X, ints(y), k, opts)
+					if err != nil {
+						return nil, err
+					}
+					return multinomialModel(m, len(X[0])), nil
 				}
 				m, err := linear.FitLogistic(X, ints(y), opts)
 				if err != nil {

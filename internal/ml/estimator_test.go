@@ -61,6 +61,7 @@ var cases = []struct {
 	{"naive_bayes", ml.Classification, 3, nil},
 	{"kmeans", ml.Clustering, 0, map[string]string{"n_clusters": "3"}},
 	{"matrix_factorization", ml.Recommendation, 0, map[string]string{"epochs": "20"}},
+	{"logistic_regression", ml.Classification, 3, map[string]string{"C": "0.5"}}, // multinomial
 }
 
 // TestFitSaveLoad fits every algorithm through the registry, saves it,

@@ -103,6 +103,45 @@ type Model struct {
 	NumClasses  int
 	Init        []float64
 	Trees       [][]*tree.Tree
+
+	flatOnce sync.Once
+	flat     *tree.Flat
+}
+
+// RawBatch writes the raw scores of every row of X into out, row after
+// row (len out = len X × Outputs): the same numbers as Raw, computed
+// tree by tree over blocks of rows on every core.
+func (m *Model) RawBatch(X [][]float64, out []float64) {
+	w := len(m.Init)
+	m.flatOnce.Do(func() {
+		var all []*tree.Tree
+		for _, round := range m.Trees {
+			all = append(all, round...)
+		}
+		m.flat = tree.Flatten(all)
+	})
+	for r := range X {
+		copy(out[r*w:(r+1)*w], m.Init)
+	}
+	m.flat.Accumulate(X, out, w, func(i int) int { return i % w })
+}
+
+// PredictProbaBatch writes the class probabilities of every row of X into
+// out, row after row (len out = len X × NumClasses), as PredictProba.
+func (m *Model) PredictProbaBatch(X [][]float64, out []float64) {
+	if m.NumClasses == 2 {
+		raw := make([]float64, len(X))
+		m.RawBatch(X, raw)
+		for r, z := range raw {
+			out[2*r+1] = sigmoid(z)
+			out[2*r] = 1 - out[2*r+1]
+		}
+		return
+	}
+	m.RawBatch(X, out)
+	for r := range X {
+		softmax(out[r*m.NumClasses : (r+1)*m.NumClasses])
+	}
 }
 
 // Outputs returns the number of raw scores per row.

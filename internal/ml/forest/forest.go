@@ -38,6 +38,9 @@ type Params struct {
 // leaf values: class probabilities, or the regression target.
 type Forest struct {
 	Trees []*tree.Tree
+
+	flatOnce sync.Once
+	flat     *tree.Flat
 }
 
 func (p Params) check(d int, classify bool) (Params, error) {
@@ -157,6 +160,21 @@ func (f *Forest) Predict(x []float64, out []float64) {
 	}
 	inv := 1 / float64(len(f.Trees))
 	for j := range out {
+		out[j] *= inv
+	}
+}
+
+// PredictBatch writes into out the prediction of every row of X, row
+// after row (len out = len X × outputs): the same numbers as Predict,
+// computed tree by tree over blocks of rows on every core, with the trees
+// packed (tree.Flat) on first use.
+func (f *Forest) PredictBatch(X [][]float64, out []float64) {
+	f.flatOnce.Do(func() { f.flat = tree.Flatten(f.Trees) })
+	w := f.Trees[0].NumOutputs
+	clear(out[:len(X)*w])
+	f.flat.Accumulate(X, out, w, nil)
+	inv := 1 / float64(len(f.Trees))
+	for j := range out[:len(X)*w] {
 		out[j] *= inv
 	}
 }

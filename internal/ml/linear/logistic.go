@@ -164,40 +164,61 @@ func score(theta, x []float64) float64 {
 	return dot(theta[:d], x) + theta[d]
 }
 
+// objective is C·Σ log-loss + ½‖w‖², the sum over rows taken in fixed
+// blocks on every core (see forBlocks).
 func objective(X [][]float64, y []int, c float64, theta []float64) float64 {
+	part := make([]float64, numBlocks(len(X)))
+	forBlocks(len(X), func(b, lo, hi int) {
+		var l float64
+		for i := lo; i < hi; i++ {
+			l += logLoss(score(theta, X[i]), y[i])
+		}
+		part[b] = l
+	})
 	var loss float64
-	for i, x := range X {
-		loss += logLoss(score(theta, x), y[i])
+	for _, v := range part {
+		loss += v
 	}
 	d := len(theta) - 1
 	return c*loss + 0.5*dot(theta[:d], theta[:d])
 }
 
 // gradHess fills the gradient and the Hessian (row-major p×p) of the
-// objective at theta.
+// objective at theta. Each block of rows adds into its own lower
+// triangle, and the blocks are summed in order.
 func gradHess(X [][]float64, y []int, c float64, theta, grad, hess []float64) {
 	p := len(theta)
 	d := p - 1
+	nb := numBlocks(len(X))
+	gpart := make([]float64, nb*p)
+	hpart := make([]float64, nb*p*p)
+	forBlocks(len(X), func(b, lo, hi int) {
+		g, h := gpart[b*p:(b+1)*p], hpart[b*p*p:(b+1)*p*p]
+		xt := make([]float64, p)
+		xt[d] = 1
+		for i := lo; i < hi; i++ {
+			copy(xt, X[i])
+			pr := sigmoid(score(theta, X[i]))
+			r := c * (pr - float64(y[i]))
+			w := c * pr * (1 - pr)
+			for j, xj := range xt {
+				g[j] += r * xj
+				wx := w * xj
+				hj := h[j*p : j*p+j+1]
+				for k, xk := range xt[:j+1] {
+					hj[k] += wx * xk
+				}
+			}
+		}
+	})
 	clear(grad)
 	clear(hess)
-	for i, x := range X {
-		pr := sigmoid(score(theta, x))
-		r := c * (pr - float64(y[i]))
-		w := c * pr * (1 - pr)
-		for j := 0; j < p; j++ {
-			xj := 1.0
-			if j < d {
-				xj = x[j]
-			}
-			grad[j] += r * xj
-			wx := w * xj
-			for k := 0; k <= j; k++ {
-				xk := 1.0
-				if k < d {
-					xk = x[k]
-				}
-				hess[j*p+k] += wx * xk
-			}
+	for b := range nb {
+		for j, v := range gpart[b*p : (b+1)*p] {
+			grad[j] += v
+		}
+		for j, v := range hpart[b*p*p : (b+1)*p*p] {
+			hess[j] += v
 		}
 	}
 	for j := 0; j < d; j++ {
