@@ -51,12 +51,12 @@ type Fix struct {
 // QualityReport lists every fix the import made: nothing is dropped or
 // changed without a line here.
 type QualityReport struct {
-	File       string `json:"file"`
-	Rows       int    `json:"rows"`        // data rows read
-	Parsed     int    `json:"parsed"`      // rows used
-	Resolution string `json:"resolution"`  // the readings' spacing, e.g. "15m0s"
-	Hours      int    `json:"hours"`       // hourly points per series
-	Fixes      []Fix  `json:"fixes"`
+	File       string         `json:"file"`
+	Rows       int            `json:"rows"`       // data rows read
+	Parsed     int            `json:"parsed"`     // rows used
+	Resolution string         `json:"resolution"` // the readings' spacing, e.g. "15m0s"
+	Hours      int            `json:"hours"`      // hourly points per series
+	Fixes      []Fix          `json:"fixes"`
 	Counts     map[string]int `json:"counts"` // fixes by kind
 }
 
