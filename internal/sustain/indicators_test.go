@@ -90,7 +90,8 @@ func genHistory() history {
 			t := h.start.Add(time.Duration(hr) * time.Hour)
 			joules := h.idleW[n]*3600 + nodeJ[n+t.Format(time.RFC3339)]
 			h.data.NodeRows = append(h.data.NodeRows, joule.EnergyRollup{Scope: joule.RollupNode, Width: time.Hour, NodeID: n, Entity: "cpu",
-				Start: t, Seconds: 3600, MeasuredJoules: joules, Method: "measured:rapl", PUEJoules: joules * h.pue[n]})
+				Start: t, Seconds: 3600, MeasuredJoules: joules, Method: "measured:rapl", PUEJoules: joules * h.pue[n],
+				EmissionsG: joules * h.pue[n] / 3.6e6 * h.intensity(t), EnergyCost: joules * h.pue[n] / 3.6e6 * h.price, Currency: "EUR"})
 		}
 	}
 	h.data.Jobs = jobs
