@@ -26,8 +26,8 @@ var allowedInternal = map[string][]string{
 	// and the report draws with the chart package.
 	"internal/sustain": {"internal/sim", "internal/chart"},
 	// The API computes indicators, targets and reports with package
-	// sustain.
-	"internal/httpapi": {"internal/sustain"},
+	// sustain and replays the simulator's deadline rules.
+	"internal/httpapi": {"internal/sustain", "internal/sim"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.

@@ -436,11 +436,17 @@ var Names = []string{joule.IndEnergyKWh, joule.IndPUE, joule.IndFacilityKWh, jou
 
 // Bucketed returns an indicator's value in each complete step-long bucket
 // from since to until (a partial last bucket is left out), at the bucket
-// starts. Unavailable values are skipped.
+// starts. Unavailable values are skipped, and so are buckets without any
+// accounting (no rollup rows, and for a KPI no points): no data is not
+// zero energy.
 func Bucketed(d Data, slice joule.Slice, name string, since, until time.Time, step time.Duration) ([]joule.SeriesPoint, error) {
 	var out []joule.SeriesPoint
 	for t := since; !t.Add(step).After(until); t = t.Add(step) {
-		set, err := Compute(d.Window(t, t.Add(step)), slice)
+		w := d.Window(t, t.Add(step))
+		if len(w.JobRows) == 0 && len(w.NodeRows) == 0 && !strings.HasPrefix(name, joule.SeriesKPI) {
+			continue
+		}
+		set, err := Compute(w, slice)
 		if err != nil {
 			return nil, err
 		}

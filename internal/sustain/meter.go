@@ -638,3 +638,53 @@ func csvCause(err error) error {
 	}
 	return err
 }
+
+// ParseKPICSV reads KPI points from a CSV with a header naming a time
+// column and a value column (time,value); times as in ParseMeter, without
+// an offset read as UTC. Any bad row is an error naming name:line
+// (EINVALID): KPI values are taken as given, so nothing is cleaned.
+func ParseKPICSV(r io.Reader, name string) ([]joule.SeriesPoint, error) {
+	cr := csv.NewReader(r)
+	cr.TrimLeadingSpace = true
+	cr.Comment = '#'
+	header, err := cr.Read()
+	if err != nil {
+		return nil, joule.Errorf(joule.EINVALID, "%s: want a header row time,value", name)
+	}
+	tc, vc := -1, -1
+	for i, h := range header {
+		switch strings.ToLower(strings.TrimSpace(h)) {
+		case "time", "timestamp", "date", "datetime":
+			tc = i
+		case "value":
+			vc = i
+		}
+	}
+	if tc < 0 || vc < 0 {
+		return nil, joule.Errorf(joule.EINVALID, "%s:1: want columns time and value (header: %s)", name, strings.Join(header, ","))
+	}
+	var out []joule.SeriesPoint
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "%s:%d: %v", name, csvLine(err), csvCause(err))
+		}
+		line, _ := cr.FieldPos(0)
+		t, _, err := parseMeterTime(rec[tc], time.UTC)
+		if err != nil {
+			return nil, joule.Errorf(joule.EINVALID, "%s:%d: time %q: %v", name, line, rec[tc], err)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[vc]), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, joule.Errorf(joule.EINVALID, "%s:%d: value %q is not a finite number", name, line, rec[vc])
+		}
+		out = append(out, joule.SeriesPoint{Time: t, Value: v, Note: "imported"})
+	}
+	if len(out) == 0 {
+		return nil, joule.Errorf(joule.EINVALID, "%s: no rows after the header", name)
+	}
+	return out, nil
+}

@@ -226,8 +226,9 @@ func decimals(v float64) int {
 var reportHTML string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"fmt": Fmt,
-	"pct": func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" },
+	"fmt":   Fmt,
+	"exact": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
+	"pct":   func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" },
 	"date": func(t time.Time) string {
 		return t.Format(time.DateOnly)
 	},
