@@ -174,3 +174,43 @@ func FuzzParseMeter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKPICSV: any input gives an error or finite points.
+func FuzzParseKPICSV(f *testing.F) {
+	f.Add("time,value\n2026-10-02T00:00:00Z,4\n2026-10-09,6.5\n")
+	f.Add("value,time\n1e3,2026-01-01 00:00\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		pts, err := ParseKPICSV(strings.NewReader(in), "k.csv")
+		if err != nil {
+			if joule.ErrorCode(err) != joule.EINVALID {
+				t.Fatalf("error %v is not EINVALID", err)
+			}
+			return
+		}
+		for _, p := range pts {
+			if err := p.Validate(); err != nil && math.Abs(p.Value) <= 1e18 {
+				t.Fatalf("point %+v: %v", p, err)
+			}
+		}
+	})
+}
+
+func TestParseThreshold(t *testing.T) {
+	t.Parallel()
+	th, err := ParseThreshold("pue>1.6@168h#node:gpu-1")
+	if err != nil || th.Indicator != "pue" || th.Op != ">" || th.Value != 1.6 || th.Window != 168*time.Hour || th.Slice != "node:gpu-1" {
+		t.Errorf("ParseThreshold = %+v, %v", th, err)
+	}
+	if th.String() != "pue>1.6@168h0m0s#node:gpu-1" {
+		t.Errorf("String = %q", th.String())
+	}
+	for _, bad := range []string{"pue", ">3", "pue>x", "pue>1@10m", "pue>1#colour:red"} {
+		if _, err := ParseThreshold(bad); joule.ErrorCode(err) != joule.EINVALID {
+			t.Errorf("ParseThreshold(%q) = %v, want EINVALID", bad, err)
+		}
+	}
+	v := joule.IndicatorValue{Value: 2, Available: true}
+	if !th.Crossed(v) || (Threshold{Op: "<", Value: 1}).Crossed(v) || th.Crossed(joule.IndicatorValue{Value: 9}) {
+		t.Error("Crossed wrong")
+	}
+}
