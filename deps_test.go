@@ -22,6 +22,12 @@ var allowedInternal = map[string][]string{
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
+	// Sustainability recommendations replay history through the simulator,
+	// and the report draws with the chart package.
+	"internal/sustain": {"internal/sim", "internal/chart"},
+	// The API computes indicators, targets and reports with package
+	// sustain and replays the simulator's deadline rules.
+	"internal/httpapi": {"internal/sustain", "internal/sim"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.

@@ -17,6 +17,7 @@ import (
 type Store interface {
 	JobStore
 	EnergyStore
+	SustainStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

@@ -126,6 +126,16 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		return err
 	}
 	defer dispatcher.Stop()
+	monitor, err := sustainMonitor(cfg, store, logger.With("subsystem", "sustain"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := monitor.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	defer monitor.Stop()
 	jobs := &compute.Service{Store: store, DataDir: cfg.DataDir, Wake: dispatcher.Wake}
 
 	authn := &auth.Authenticator{Store: store}

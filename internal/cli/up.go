@@ -40,6 +40,14 @@ type UpConfig struct {
 	IdleAfter string `yaml:"idle_after"`
 	MinDwell  string `yaml:"min_dwell"`
 	// Energy holds the meter, carbon and cost settings (energyconfig.go).
+	// AlertWebhook is the URL the sustainability monitor POSTs alerts to,
+	// signed with the secret in AlertSecretFile (HMAC-SHA256); without it
+	// alerts are events only. AlertThresholds are comma-separated rules
+	// such as "emissions_kg>50@24h,pue>1.6@168h" (docs/sustainability.md).
+	AlertWebhook    string `yaml:"alert_webhook"`
+	AlertSecretFile string `yaml:"alert_secret_file"`
+	AlertThresholds string `yaml:"alert_thresholds"`
+
 	Energy EnergyConfig `yaml:",inline"`
 }
 
@@ -111,6 +119,9 @@ func (c UpConfig) Validate() error {
 	}
 	if c.OnWake != "" && c.OnIdle == "" {
 		return joule.Errorf(joule.EINVALID, "on_wake: set on_idle too; without it no node ever sleeps")
+	}
+	if (c.AlertWebhook == "") != (c.AlertSecretFile == "") {
+		return joule.Errorf(joule.EINVALID, "alert_webhook and alert_secret_file: set both or neither")
 	}
 	return nil
 }
@@ -194,6 +205,9 @@ docs/operations.md lists them.`,
 	f.StringVar(&flags.OnWake, "on-wake", "", "shell command that wakes a sleeping node when queued work needs it")
 	f.StringVar(&flags.IdleAfter, "idle-after", "", "how long a node must be idle before --on-idle runs (default 10m)")
 	f.StringVar(&flags.MinDwell, "min-dwell", "", "least time a node stays awake before it may sleep again (default 30m)")
+	f.StringVar(&flags.AlertWebhook, "alert-webhook", "", "URL that target and threshold alerts are POSTed to, signed (HMAC-SHA256)")
+	f.StringVar(&flags.AlertSecretFile, "alert-secret-file", "", "file holding the webhook's signing secret (at least 16 bytes)")
+	f.StringVar(&flags.AlertThresholds, "alert-threshold", "", "indicator alert rules, comma-separated: emissions_kg>50@24h,pue>1.6@168h")
 	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")
 	addEnergyFlags(f)
 	f.StringVar(&configFile, "config", "", "YAML config file")
@@ -219,19 +233,22 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		return firstNonEmpty(m.getenv(env), fromFile)
 	}
 	cfg := UpConfig{
-		DataDir:        pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
-		Listen:         pick("listen", "JOULE_LISTEN", file.Listen),
-		Store:          pick("store", "JOULE_STORE", file.Store),
-		LogFormat:      pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
-		LogLevel:       pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
-		NodeName:       pick("node-name", "JOULE_NODE_NAME", file.NodeName),
-		CarbonZone:     pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
-		CarbonForecast: pick("carbon-forecast", "JOULE_CARBON_FORECAST", file.CarbonForecast),
-		OnIdle:         pick("on-idle", "JOULE_ON_IDLE", file.OnIdle),
-		OnWake:         pick("on-wake", "JOULE_ON_WAKE", file.OnWake),
-		IdleAfter:      pick("idle-after", "JOULE_IDLE_AFTER", file.IdleAfter),
-		MinDwell:       pick("min-dwell", "JOULE_MIN_DWELL", file.MinDwell),
-		Energy:         m.energyConfig(cmd, file.Energy),
+		DataDir:         pick("data-dir", "JOULE_DATA_DIR", file.DataDir),
+		Listen:          pick("listen", "JOULE_LISTEN", file.Listen),
+		Store:           pick("store", "JOULE_STORE", file.Store),
+		LogFormat:       pick("log-format", "JOULE_LOG_FORMAT", file.LogFormat),
+		LogLevel:        pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
+		NodeName:        pick("node-name", "JOULE_NODE_NAME", file.NodeName),
+		CarbonZone:      pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
+		CarbonForecast:  pick("carbon-forecast", "JOULE_CARBON_FORECAST", file.CarbonForecast),
+		OnIdle:          pick("on-idle", "JOULE_ON_IDLE", file.OnIdle),
+		OnWake:          pick("on-wake", "JOULE_ON_WAKE", file.OnWake),
+		IdleAfter:       pick("idle-after", "JOULE_IDLE_AFTER", file.IdleAfter),
+		MinDwell:        pick("min-dwell", "JOULE_MIN_DWELL", file.MinDwell),
+		AlertWebhook:    pick("alert-webhook", "JOULE_ALERT_WEBHOOK", file.AlertWebhook),
+		AlertSecretFile: pick("alert-secret-file", "JOULE_ALERT_SECRET_FILE", file.AlertSecretFile),
+		AlertThresholds: pick("alert-threshold", "JOULE_ALERT_THRESHOLDS", file.AlertThresholds),
+		Energy:          m.energyConfig(cmd, file.Energy),
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {

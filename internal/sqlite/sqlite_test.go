@@ -266,6 +266,9 @@ func TestUpgradeTo003(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE jobs DROP COLUMN energy",
 		"ALTER TABLE job_attempts DROP COLUMN energy",
+		"DROP TABLE sustain_target_history", // 008_sustain
+		"DROP TABLE sustain_objects",
+		"DROP TABLE sustain_series",
 		"ALTER TABLE jobs DROP COLUMN shift", // 007_shift
 		"DROP TABLE power_samples",           // 005_energy
 		"DROP TABLE energy_rollups",
