@@ -16,6 +16,7 @@ import (
 // newer than the binary.
 type Store interface {
 	JobStore
+	DatasetStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

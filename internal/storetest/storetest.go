@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 		{"Events", testEvents},
 	}
 	tests = append(tests, jobTests...)
+	tests = append(tests, datasetTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
