@@ -1,0 +1,639 @@
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/joule-dev/joule"
+)
+
+// Formats Ingest reads.
+const (
+	FormatCSV     = "csv"
+	FormatJSON    = "json"
+	FormatJSONL   = "jsonl"
+	FormatParquet = "parquet"
+)
+
+// IngestOptions are the caller's choices for one ingest. Zero fields are
+// sniffed or defaulted.
+type IngestOptions struct {
+	Format string     `json:"format,omitempty"` // csv (also TSV), json, jsonl or parquet; "" sniffs
+	CSV    CSVOptions `json:"csv,omitempty"`
+	// Types overrides inferred column types: column name → joule type.
+	Types map[string]string `json:"types,omitempty"`
+	// Roles sets column roles (default feature): column name → role.
+	Roles map[string]string `json:"roles,omitempty"`
+	// MaxRejectRatio fails the ingest, writing nothing, when more than this
+	// fraction of the rows is rejected. nil: no limit.
+	MaxRejectRatio *float64 `json:"max_reject_ratio,omitempty"`
+	// InferRows is how many rows type inference reads (default 100,000;
+	// -1: all).
+	InferRows int `json:"infer_rows,omitempty"`
+}
+
+// Validate checks the options that do not depend on the file.
+func (o IngestOptions) Validate() error {
+	switch o.Format {
+	case "", FormatCSV, FormatJSON, FormatJSONL, FormatParquet:
+	case "tsv":
+	default:
+		return joule.Errorf(joule.EINVALID, "format: %q is not one of csv, tsv, json, jsonl, parquet", o.Format)
+	}
+	if err := o.CSV.Validate(); err != nil {
+		return err
+	}
+	for c, t := range o.Types {
+		if !slices.Contains(joule.ColumnTypes, t) {
+			return joule.Errorf(joule.EINVALID, "types: column %q: %q is not one of %s", c, t, strings.Join(joule.ColumnTypes, ", "))
+		}
+	}
+	for c, r := range o.Roles {
+		if !slices.Contains(joule.ColumnRoles, r) {
+			return joule.Errorf(joule.EINVALID, "roles: column %q: %q is not one of %s", c, r, strings.Join(joule.ColumnRoles, ", "))
+		}
+	}
+	if r := o.MaxRejectRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
+		return joule.Errorf(joule.EINVALID, "max_reject_ratio: %v is outside 0 to 1", *r)
+	}
+	return nil
+}
+
+// IngestResult is what an ingest wrote and learned.
+type IngestResult struct {
+	Format       string                `json:"format"`
+	CSV          *CSVOptions           `json:"csv,omitempty"` // how a delimited file was read
+	Columns      []joule.DatasetColumn `json:"columns"`
+	Rows         int64                 `json:"rows"`
+	RejectedRows int64                 `json:"rejected_rows"`
+	Bytes        int64                 `json:"bytes"`
+	Hash         string                `json:"hash"`
+	Profile      *joule.DatasetProfile `json:"profile"`
+	// FirstRejects are up to 10 rejects, for the summary.
+	FirstRejects []joule.Reject `json:"first_rejects,omitempty"`
+}
+
+// File names inside a version's directory.
+const (
+	DataFile    = "data.parquet"
+	RejectsFile = "rejects.parquet"
+)
+
+// Ingest reads the file at src into dir (which it creates): data.parquet
+// with the rows it could read, and rejects.parquet when some could not. It
+// returns the schema, counts, hash and profile. When the reject ratio is
+// over opt.MaxRejectRatio it returns an EINVALID error and leaves nothing
+// in dir. Errors about the input are EINVALID and say what is wrong.
+func Ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions) (IngestResult, error) {
+	if err := opt.Validate(); err != nil {
+		return IngestResult{}, err
+	}
+	format, err := detectFormat(src, opt.Format)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(filepath.Join(dir, DataFile))
+			os.Remove(filepath.Join(dir, RejectsFile))
+			os.Remove(dir)
+		}
+	}()
+	d, err := openDuck(ctx, cfg)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer d.close()
+
+	res := IngestResult{Format: format}
+	dataPath := filepath.Join(dir, DataFile)
+	var from string // a DuckDB table expression with the final columns
+	var types []string
+	var names []string
+	switch format {
+	case FormatCSV:
+		csvOpt, err := sniffFile(src, opt.CSV, format == "tsv" || opt.Format == "tsv")
+		if err != nil {
+			return res, err
+		}
+		res.CSV = &csvOpt
+		names, types, err = inferCSV(ctx, d, src, csvOpt, opt)
+		if err != nil {
+			return res, err
+		}
+		from = readCSV(src, csvOpt, names, types, true)
+	default:
+		reader := "read_parquet(" + lit(src) + ")"
+		switch format {
+		case FormatJSON:
+			reader = "read_json(" + lit(src) + ", format = 'array')"
+		case FormatJSONL:
+			reader = "read_json(" + lit(src) + ", format = 'newline_delimited')"
+		}
+		var dtypes []string
+		names, dtypes, err = d.describe(ctx, reader)
+		if err != nil {
+			return res, readError(src, format, err)
+		}
+		types = make([]string, len(names))
+		for i, t := range dtypes {
+			types[i] = jouleType(t)
+			if o, ok := opt.Types[names[i]]; ok {
+				types[i] = o
+			}
+		}
+		if err := checkColumns(names, opt); err != nil {
+			return res, err
+		}
+		from = "(SELECT " + castList(names, types, dtypes) + " FROM " + reader + ")"
+	}
+
+	var rows int64
+	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&rows); err != nil {
+		return res, readError(src, format, err)
+	}
+	res.Rows = rows
+	if format == FormatCSV {
+		if err := collectRejects(ctx, d, src, res.CSV.Encoding, filepath.Join(dir, RejectsFile), &res); err != nil {
+			return res, err
+		}
+		if r := opt.MaxRejectRatio; r != nil && res.RejectedRows > 0 {
+			total := res.Rows + res.RejectedRows
+			if float64(res.RejectedRows) > *r*float64(total) {
+				return res, rejectRatioError(res, total, *r)
+			}
+		}
+	}
+	if res.Rows == 0 && res.RejectedRows == 0 && len(names) == 0 {
+		return res, joule.Errorf(joule.EINVALID, "%s: no columns found", filepath.Base(src))
+	}
+	res.Columns = columnsWithRoles(names, types, opt.Roles)
+	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
+		return res, err
+	}
+	if res.Profile, err = profile(ctx, d, dataPath, res.Columns); err != nil {
+		return res, err
+	}
+	fi, err := os.Stat(dataPath)
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
+	}
+	res.Bytes = fi.Size()
+	ok = true
+	return res, nil
+}
+
+func rejectRatioError(res IngestResult, total int64, limit float64) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d rows rejected (%.2f%%), over the max reject ratio %g: nothing was written", res.RejectedRows, total,
+		100*float64(res.RejectedRows)/float64(total), limit)
+	for i, r := range res.FirstRejects {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&b, "; line %d: %s", r.Line, r.Reason)
+	}
+	return joule.Errorf(joule.EINVALID, "%s", b.String())
+}
+
+// readError turns a DuckDB error about the input into an EINVALID error.
+func readError(src, format string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "\n\n"); i > 0 {
+		msg = msg[:i]
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
+	}
+	return &joule.Error{Code: joule.EINVALID, Message: fmt.Sprintf("%s: cannot read as %s: %s", filepath.Base(src), format, msg), Err: err}
+}
+
+// detectFormat takes the caller's format, else the file name's extension,
+// else the first bytes.
+func detectFormat(src, format string) (string, error) {
+	if format == "tsv" {
+		return FormatCSV, nil
+	}
+	if format != "" {
+		return format, nil
+	}
+	name := strings.ToLower(src)
+	switch {
+	case strings.HasSuffix(name, ".parquet"):
+		return FormatParquet, nil
+	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
+		return FormatJSONL, nil
+	case strings.HasSuffix(name, ".json"):
+		return FormatJSON, nil
+	case strings.HasSuffix(name, ".csv"), strings.HasSuffix(name, ".tsv"), strings.HasSuffix(name, ".txt"), strings.HasSuffix(name, ".data"):
+		return FormatCSV, nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return "", joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch t := bytes.TrimSpace(head); {
+	case bytes.HasPrefix(head, []byte("PAR1")):
+		return FormatParquet, nil
+	case bytes.HasPrefix(t, []byte("[")):
+		return FormatJSON, nil
+	case bytes.HasPrefix(t, []byte("{")):
+		return FormatJSONL, nil
+	}
+	return FormatCSV, nil
+}
+
+// sniffFile sniffs the first 64 KiB of a delimited file.
+func sniffFile(src string, o CSVOptions, tsv bool) (CSVOptions, error) {
+	if tsv && o.Delimiter == "" {
+		o.Delimiter = "\t"
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return o, joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return o, fmt.Errorf("sniff %s: %w", src, err)
+	}
+	if n == 0 {
+		return o, joule.Errorf(joule.EINVALID, "%s: the file is empty", filepath.Base(src))
+	}
+	sample := buf[:n]
+	if n < len(buf) && sample[n-1] != '\n' {
+		sample = append(sample, '\n') // the whole file: its last line is complete
+	}
+	return Sniff(sample, o), nil
+}
+
+// csvReader returns the read_csv call for a file read with o.
+func csvArgs(o CSVOptions) string {
+	var nulls []string
+	for _, t := range nullTokens {
+		nulls = append(nulls, lit(t))
+	}
+	delim := o.Delimiter
+	if delim == "\t" {
+		delim = "\t"
+	}
+	enc := o.Encoding
+	if enc == "" {
+		enc = "utf-8"
+	}
+	return fmt.Sprintf("auto_detect = false, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, nullstr = [%s], strict_mode = true",
+		lit(delim), lit(o.Quote), lit(o.Quote), o.Header, lit(enc), strings.Join(nulls, ", "))
+}
+
+// readCSV is the read_csv call with explicit column names and types; with
+// rejects it stores unreadable rows in the connection's reject tables.
+func readCSV(src string, o CSVOptions, names, types []string, rejects bool) string {
+	cols := make([]string, len(names))
+	for i, n := range names {
+		cols[i] = lit(n) + ": " + lit(duckType(types[i]))
+	}
+	extra := ""
+	if rejects {
+		extra = ", store_rejects = true"
+	}
+	return "read_csv(" + lit(src) + ", " + csvArgs(o) + ", columns = {" + strings.Join(cols, ", ") + "}" + extra + ")"
+}
+
+// inferCSV reads the header (or counts the columns) and infers each
+// column's type from up to opt.InferRows rows read as text: the first of
+// boolean, integer, float, date and timestamp that at least 95% of the
+// non-null values fit, else string. Integer needs every number to be whole.
+// Values that do not fit the chosen type are rejected at ingest.
+func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt IngestOptions) ([]string, []string, error) {
+	args := fmt.Sprintf("auto_detect = true, all_varchar = true, ignore_errors = true, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, null_padding = false",
+		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding))
+	reader := "read_csv(" + lit(src) + ", " + args + ")"
+	names, _, err := d.describe(ctx, reader)
+	if err != nil {
+		return nil, nil, readError(src, FormatCSV, err)
+	}
+	if o.Header == "false" {
+		for i := range names {
+			names[i] = fmt.Sprintf("column%d", i)
+		}
+	}
+	if err := checkColumns(names, opt); err != nil {
+		return nil, nil, err
+	}
+	limit := opt.InferRows
+	if limit == 0 {
+		limit = 100_000
+	}
+	sample := "(SELECT * FROM " + reader + ")"
+	if limit > 0 {
+		sample = fmt.Sprintf("(SELECT * FROM %s LIMIT %d)", reader, limit)
+	}
+	// Rename to c0, c1, … so odd header names need no care below.
+	var renames []string
+	for i := range names {
+		renames = append(renames, fmt.Sprintf("#%d AS c%d", i+1, i))
+	}
+	nulls := make([]string, len(nullTokens))
+	for i, t := range nullTokens {
+		nulls[i] = lit(t)
+	}
+	base := "(SELECT " + nullify(len(names), nulls) + " FROM (SELECT " + strings.Join(renames, ", ") + " FROM " + sample + "))"
+	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
+		return nil, nil, readError(src, FormatCSV, err)
+	}
+	defer d.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS infer_sample")
+	counts := make([]int64, 6*len(names))
+	// A few columns per query keeps memory flat for wide files.
+	for lo := 0; lo < len(names); lo += 16 {
+		hi := min(lo+16, len(names))
+		var aggs []string
+		for i := lo; i < hi; i++ {
+			c := fmt.Sprintf("nullif(trim(c%d), '')", i)
+			aggs = append(aggs,
+				fmt.Sprintf("count(%s)", c),
+				fmt.Sprintf("count(*) FILTER (lower(%s) IN ('true', 'false'))", c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[+-]?[0-9]{1,18}'))", c),
+				fmt.Sprintf("count(*) FILTER (TRY_CAST(%s AS DOUBLE) IS NOT NULL)", c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(%s AS DATE) IS NOT NULL)", c, c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?') AND TRY_CAST(%s AS TIMESTAMP) IS NOT NULL)", c, c))
+		}
+		ptrs := make([]any, len(aggs))
+		for k := range ptrs {
+			ptrs[k] = &counts[lo*6+k]
+		}
+		if err := d.queryRow(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM infer_sample").Scan(ptrs...); err != nil {
+			return nil, nil, readError(src, FormatCSV, err)
+		}
+	}
+	types := make([]string, len(names))
+	for i, name := range names {
+		if t, ok := opt.Types[name]; ok {
+			types[i] = t
+			continue
+		}
+		k := counts[i*6 : i*6+6]
+		nonNull, boolean, integer, float, date, ts := k[0], k[1], k[2], k[3], k[4], k[5]
+		fits := func(n int64) bool { return nonNull > 0 && n*100 >= nonNull*95 }
+		switch {
+		case fits(boolean):
+			types[i] = joule.TypeBoolean
+		case fits(integer) && integer == float:
+			types[i] = joule.TypeInteger
+		case fits(float):
+			types[i] = joule.TypeFloat
+		case fits(date):
+			types[i] = joule.TypeDate
+		case fits(ts):
+			types[i] = joule.TypeTimestamp
+		default:
+			types[i] = joule.TypeString
+		}
+	}
+	return names, types, nil
+}
+
+// nullify maps the null tokens of columns c0… to NULL.
+func nullify(n int, nulls []string) string {
+	cols := make([]string, n)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("CASE WHEN c%d IN (%s) THEN NULL ELSE c%d END AS c%d", i, strings.Join(nulls, ", "), i, i)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// checkColumns checks the names read from a file, and that every override
+// names one of them.
+func checkColumns(names []string, opt IngestOptions) error {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return joule.Errorf(joule.EINVALID, "column %q appears twice", n)
+		}
+		seen[n] = true
+	}
+	for c := range opt.Types {
+		if !seen[c] {
+			return joule.Errorf(joule.EINVALID, "types: no column %q (columns: %s)", c, strings.Join(names, ", "))
+		}
+	}
+	for c := range opt.Roles {
+		if !seen[c] {
+			return joule.Errorf(joule.EINVALID, "roles: no column %q (columns: %s)", c, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func columnsWithRoles(names, types []string, roles map[string]string) []joule.DatasetColumn {
+	cols := make([]joule.DatasetColumn, len(names))
+	for i, n := range names {
+		role := roles[n]
+		if role == "" {
+			role = joule.RoleFeature
+		}
+		cols[i] = joule.DatasetColumn{Name: n, Type: types[i], Role: role}
+	}
+	return cols
+}
+
+// castList casts each column to its joule type's DuckDB type. Nested values
+// become their JSON text.
+func castList(names, types, dtypes []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		src := ident(n)
+		dt := strings.ToUpper(dtypes[i])
+		if strings.HasPrefix(dt, "STRUCT") || strings.HasSuffix(dt, "[]") || strings.HasPrefix(dt, "MAP") || dt == "JSON" {
+			src = "to_json(" + src + ")"
+		}
+		if strings.HasPrefix(dt, "TIMESTAMP WITH TIME ZONE") || dt == "TIMESTAMPTZ" {
+			src = "timezone('UTC', " + src + ")"
+		}
+		out[i] = "CAST(" + src + " AS " + duckType(types[i]) + ") AS " + ident(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// collectRejects writes the CSV reader's rejects to path (one per line,
+// with a reason) and counts them. Lines that are not valid UTF-8 are
+// reported as such, whatever error the reader saw first.
+func collectRejects(ctx context.Context, d *duck, src, encoding, path string, res *IngestResult) error {
+	var badLines []int64
+	if encoding == "utf-8" {
+		var err error
+		if badLines, err = invalidUTF8Lines(src); err != nil {
+			return err
+		}
+	}
+	if _, err := d.exec(ctx, "CREATE TEMP TABLE bad_utf8 (line BIGINT)"); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	for chunk := range slices.Chunk(badLines, 1000) {
+		vals := make([]string, len(chunk))
+		for i, l := range chunk {
+			vals[i] = fmt.Sprintf("(%d)", l)
+		}
+		if _, err := d.exec(ctx, "INSERT INTO bad_utf8 VALUES "+strings.Join(vals, ", ")); err != nil {
+			return fmt.Errorf("rejects: %w", err)
+		}
+	}
+	const q = `CREATE TEMP TABLE rejects AS
+SELECT r.line::BIGINT AS line,
+  CASE WHEN r.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') OR b.line IS NOT NULL THEN '' ELSE coalesce(r.column_name, '') END AS "column",
+  CASE
+    WHEN b.line IS NOT NULL OR r.error_type IN ('INVALID ENCODING', 'INVALID UNICODE') THEN 'invalid UTF-8'
+    WHEN r.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN
+      'ragged row: ' || regexp_replace(r.error_message, 'Expected Number of Columns: ([0-9]+) Found: ([0-9]+).*', 'expected \1 fields, found \2')
+    WHEN r.error_type = 'CAST' THEN
+      'unparsable value: ' || regexp_replace(replace(replace(replace(replace(replace(r.error_message,
+        '''BIGINT''', 'integer'), '''DOUBLE''', 'float'), '''BOOLEAN''', 'boolean'), '''DATE''', 'date'), '''TIMESTAMP''', 'timestamp'),
+        'Error when converting column "(.*)"\. Could not convert string "(.*)" to ([a-z]+).*', 'column \1: "\2" is not a valid \3')
+    WHEN r.error_type = 'UNQUOTED VALUE' THEN 'a quote is not closed or is followed by text'
+    ELSE lower(r.error_type) || ': ' || r.error_message
+  END AS reason,
+  coalesce(r.csv_line, '') AS text
+FROM reject_errors r LEFT JOIN bad_utf8 b ON b.line = r.line
+QUALIFY row_number() OVER (PARTITION BY r.line ORDER BY r.column_idx) = 1`
+	if _, err := d.exec(ctx, q); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	if err := d.queryRow(ctx, "SELECT count(*) FROM rejects").Scan(&res.RejectedRows); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	if res.RejectedRows == 0 {
+		return nil
+	}
+	rows, err := d.query(ctx, `SELECT line, "column", reason, text FROM rejects ORDER BY line LIMIT 10`)
+	if err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r joule.Reject
+		if err := rows.Scan(&r.Line, &r.Column, &r.Reason, &r.Text); err != nil {
+			return fmt.Errorf("rejects: %w", err)
+		}
+		r.Text = strings.ToValidUTF8(r.Text, "\uFFFD")
+		res.FirstRejects = append(res.FirstRejects, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	_, err = d.exec(ctx, "COPY (SELECT * FROM rejects ORDER BY line) TO "+lit(path)+" (FORMAT parquet)")
+	if err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	return nil
+}
+
+// invalidUTF8Lines returns the 1-based numbers of the lines of a file that
+// are not valid UTF-8.
+func invalidUTF8Lines(src string) ([]int64, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", src, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var bad []int64
+	var line int64
+	for {
+		b, err := r.ReadSlice('\n')
+		if len(b) > 0 {
+			line++
+			if !utf8.Valid(b) {
+				bad = append(bad, line)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line over 1 MiB: check it piecewise (a character split at the
+			// boundary is rare and would only mislabel the reason).
+			for errors.Is(err, bufio.ErrBufferFull) {
+				b, err = r.ReadSlice('\n')
+				if !utf8.Valid(b) && (len(bad) == 0 || bad[len(bad)-1] != line) {
+					bad = append(bad, line)
+				}
+			}
+		}
+		if err == io.EOF {
+			return bad, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", src, err)
+		}
+	}
+}
+
+// hashParquet returns "sha256:" and the digest of the column names and
+// types and of every row in file order, each row as a JSON array of its
+// values as text. Rows are digested in groups of 65,536 by DuckDB (MD5 of the
+// group), and the group digests in order by SHA-256.
+func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
+	h := sha256.New()
+	for _, c := range cols {
+		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
+	}
+	var vals []string
+	for _, c := range cols {
+		vals = append(vals, "CAST("+ident(c.Name)+" AS VARCHAR)")
+	}
+	row := "to_json([" + strings.Join(vals, ", ") + "])::VARCHAR"
+	if len(cols) == 0 {
+		row = "'[]'"
+	}
+	q := "SELECT file_row_number // 65536 AS g, md5(string_agg(" + row + ", chr(10) ORDER BY file_row_number)) FROM read_parquet(" +
+		lit(path) + ", file_row_number = true) GROUP BY g ORDER BY g"
+	rows, err := d.query(ctx, q)
+	if err != nil {
+		return "", fmt.Errorf("hash: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g int64
+		var sum string
+		if err := rows.Scan(&g, &sum); err != nil {
+			return "", fmt.Errorf("hash: %w", err)
+		}
+		fmt.Fprintf(h, "%d:%s\n", g, sum)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("hash: %w", err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// scanAny scans every column of the current row into a slice.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := rows.Scan(ptrs...)
+	return vals, err
+}

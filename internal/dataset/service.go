@@ -1,0 +1,278 @@
+package dataset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/joule-dev/joule"
+)
+
+// Service keeps datasets: metadata in the Store, rows as Parquet files under
+// DataDir/datasets/<dataset ID>/<version ID>/.
+type Service struct {
+	Store   joule.Store
+	DataDir string
+	Engine  EngineConfig
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (nil discards).
+	Logger *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) engine() EngineConfig {
+	e := s.Engine
+	if e.TempDir == "" && s.DataDir != "" {
+		e.TempDir = filepath.Join(s.DataDir, "datasets", "tmp")
+	}
+	return e
+}
+
+// TempDir is where uploads are spooled before they are ingested.
+func (s *Service) TempDir() (string, error) {
+	dir := filepath.Join(s.DataDir, "datasets", "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("dataset temp dir: %w", err)
+	}
+	return dir, nil
+}
+
+// Create creates an empty dataset (ECONFLICT if the name is taken).
+func (s *Service) Create(ctx context.Context, workspaceID, name, description, by string) (joule.Dataset, error) {
+	if err := joule.ValidateName("name", name); err != nil {
+		return joule.Dataset{}, err
+	}
+	now := s.now()
+	d := joule.Dataset{ID: joule.NewID("ds", now), WorkspaceID: workspaceID, Name: name, Description: description, CreatedAt: now, CreatedBy: by}
+	if err := s.Store.CreateDataset(ctx, d); err != nil {
+		return joule.Dataset{}, err
+	}
+	return s.Store.GetDataset(ctx, workspaceID, d.ID)
+}
+
+// getOrCreate returns the named dataset, creating it when it does not exist.
+func (s *Service) getOrCreate(ctx context.Context, workspaceID, name, by string) (joule.Dataset, error) {
+	d, err := s.Store.GetDataset(ctx, workspaceID, name)
+	if joule.ErrorCode(err) == joule.ENOTFOUND {
+		d, err = s.Create(ctx, workspaceID, name, "", by)
+		if joule.ErrorCode(err) == joule.ECONFLICT { // created meanwhile
+			return s.Store.GetDataset(ctx, workspaceID, name)
+		}
+	}
+	return d, err
+}
+
+// IngestFile reads the file at path into a new version of the named dataset
+// (created if needed). source says where the file came from, for the
+// record. When the ingest fails nothing is kept, not even a new dataset.
+func (s *Service) IngestFile(ctx context.Context, workspaceID, name, path, source string, opt IngestOptions, by string) (joule.DatasetVersion, IngestResult, error) {
+	if err := joule.ValidateName("name", name); err != nil {
+		return joule.DatasetVersion{}, IngestResult{}, err
+	}
+	if err := opt.Validate(); err != nil {
+		return joule.DatasetVersion{}, IngestResult{}, err
+	}
+	_, existed := s.Store.GetDataset(ctx, workspaceID, name)
+	d, err := s.getOrCreate(ctx, workspaceID, name, by)
+	if err != nil {
+		return joule.DatasetVersion{}, IngestResult{}, err
+	}
+	now := s.now()
+	vid := joule.NewID("dsv", now)
+	rel := filepath.Join("datasets", d.ID, vid)
+	res, err := Ingest(ctx, s.engine(), path, filepath.Join(s.DataDir, rel), opt)
+	if err != nil {
+		if existed != nil && d.LatestVersion == 0 {
+			_ = s.Store.DeleteDataset(context.WithoutCancel(ctx), workspaceID, d.ID)
+		}
+		return joule.DatasetVersion{}, res, err
+	}
+	v := joule.DatasetVersion{
+		ID: vid, DatasetID: d.ID, Hash: res.Hash, Columns: res.Columns, Rows: res.Rows, RejectedRows: res.RejectedRows,
+		Bytes: res.Bytes, Format: res.Format, Source: source, Path: filepath.Join(rel, DataFile),
+		Profile: res.Profile, CreatedAt: now, CreatedBy: by,
+	}
+	v, err = s.Store.CreateDatasetVersion(ctx, v)
+	if err != nil {
+		os.RemoveAll(filepath.Join(s.DataDir, rel))
+		return v, res, err
+	}
+	return v, res, nil
+}
+
+// Version returns a dataset of the workspace and its version n (0: latest).
+func (s *Service) Version(ctx context.Context, workspaceID, ref string, n int) (joule.Dataset, joule.DatasetVersion, error) {
+	d, err := s.Store.GetDataset(ctx, workspaceID, ref)
+	if err != nil {
+		return d, joule.DatasetVersion{}, err
+	}
+	v, err := s.Store.GetDatasetVersion(ctx, d.ID, n)
+	if joule.ErrorCode(err) == joule.ENOTFOUND {
+		if n == 0 {
+			return d, v, joule.Errorf(joule.ENOTFOUND, "dataset %q has no versions yet: upload a file to it", d.Name)
+		}
+		return d, v, joule.Errorf(joule.ENOTFOUND, "dataset %q has no version %d (latest: %d)", d.Name, n, d.LatestVersion)
+	}
+	return d, v, err
+}
+
+// Delete deletes a dataset, its versions and their files.
+func (s *Service) Delete(ctx context.Context, workspaceID, ref string) (joule.Dataset, error) {
+	d, err := s.Store.GetDataset(ctx, workspaceID, ref)
+	if err != nil {
+		return d, err
+	}
+	if err := s.Store.DeleteDataset(ctx, workspaceID, d.ID); err != nil {
+		return d, err
+	}
+	if err := os.RemoveAll(filepath.Join(s.DataDir, "datasets", d.ID)); err != nil {
+		s.logger().WarnContext(ctx, "dataset files not removed", "dataset", d.ID, "err", err)
+	}
+	return d, nil
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Table is a page of rows: the preview of a version.
+type Table struct {
+	Columns []joule.DatasetColumn `json:"columns"`
+	Rows    [][]any               `json:"rows"`
+	Offset  int64                 `json:"offset"`
+	Total   int64                 `json:"total"`
+}
+
+// Preview returns up to limit rows of a version from offset.
+func (s *Service) Preview(ctx context.Context, v joule.DatasetVersion, limit, offset int64) (Table, error) {
+	d, err := openDuck(ctx, s.engine())
+	if err != nil {
+		return Table{}, err
+	}
+	defer d.close()
+	t := Table{Columns: v.Columns, Rows: [][]any{}, Offset: offset, Total: v.Rows}
+	rows, err := d.query(ctx, fmt.Sprintf("SELECT * FROM read_parquet(%s) LIMIT %d OFFSET %d", lit(s.path(v)), limit, offset))
+	if err != nil {
+		return t, fmt.Errorf("preview: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := scanAny(rows, len(v.Columns))
+		if err != nil {
+			return t, fmt.Errorf("preview: %w", err)
+		}
+		for i, x := range vals {
+			if tm, ok := x.(time.Time); ok {
+				if v.Columns[i].Type == joule.TypeDate {
+					vals[i] = tm.Format(time.DateOnly)
+				} else {
+					vals[i] = tm.UTC().Format(time.RFC3339Nano)
+				}
+			}
+		}
+		t.Rows = append(t.Rows, vals)
+	}
+	return t, rows.Err()
+}
+
+func (s *Service) path(v joule.DatasetVersion) string { return filepath.Join(s.DataDir, v.Path) }
+
+// Rejects returns up to limit rejects of a version from offset.
+func (s *Service) Rejects(ctx context.Context, v joule.DatasetVersion, limit, offset int64) ([]joule.Reject, error) {
+	if v.RejectedRows == 0 {
+		return []joule.Reject{}, nil
+	}
+	return s.readRejects(ctx, filepath.Join(filepath.Dir(s.path(v)), RejectsFile), limit, offset)
+}
+
+func (s *Service) readRejects(ctx context.Context, path string, limit, offset int64) ([]joule.Reject, error) {
+	d, err := openDuck(ctx, s.engine())
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	rows, err := d.query(ctx, fmt.Sprintf(`SELECT line, "column", reason, text FROM read_parquet(%s) ORDER BY line LIMIT %d OFFSET %d`, lit(path), limit, offset))
+	if err != nil {
+		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	defer rows.Close()
+	out := []joule.Reject{}
+	for rows.Next() {
+		var r joule.Reject
+		if err := rows.Scan(&r.Line, &r.Column, &r.Reason, &r.Text); err != nil {
+			return nil, fmt.Errorf("rejects: %w", err)
+		}
+		r.Text = strings.ToValidUTF8(r.Text, "\uFFFD")
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Export writes a version to w as csv, jsonl or parquet.
+func (s *Service) Export(ctx context.Context, v joule.DatasetVersion, format string, w io.Writer) error {
+	var opts string
+	switch format {
+	case "", "csv":
+		opts = "FORMAT csv, HEADER true"
+	case "jsonl", "json":
+		opts = "FORMAT json"
+	case "parquet":
+		f, err := os.Open(s.path(v))
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	default:
+		return joule.Errorf(joule.EINVALID, "format: %q is not one of csv, jsonl, parquet", format)
+	}
+	tmp, err := s.TempDir()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(tmp, "export-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	defer os.Remove(name)
+	d, err := openDuck(ctx, s.engine())
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if _, err := d.exec(ctx, "COPY (SELECT * FROM read_parquet("+lit(s.path(v))+")) TO "+lit(name)+" ("+opts+")"); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	f, err = os.Open(name)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// jsonRaw marshals v, for recipes stored on versions.
+func jsonRaw(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	return b, err
+}
