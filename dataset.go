@@ -3,7 +3,10 @@ package joule
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Dataset is a named table of a workspace. Its content lives in immutable,
@@ -160,6 +163,14 @@ type Correlations struct {
 	Values  [][]*float64 `json:"values"`
 }
 
+// DatasetRows is a page of a version's rows, as a preview shows them.
+type DatasetRows struct {
+	Columns []DatasetColumn `json:"columns"`
+	Rows    [][]any         `json:"rows"`
+	Offset  int64           `json:"offset"`
+	Total   int64           `json:"total"`
+}
+
 // Reject is one input row that could not be read into a version.
 type Reject struct {
 	Line   int64  `json:"line"`             // 1-based line in the file, header included
@@ -194,4 +205,78 @@ type DatasetStore interface {
 	// ListDatasetVersions lists a dataset's versions, oldest first; the
 	// cursor pages by version number.
 	ListDatasetVersions(ctx context.Context, datasetID string, opt ListOptions) ([]DatasetVersion, string, error)
+}
+
+// CSVOptions says how to read a delimited text file. Zero fields are
+// sniffed; set fields override the sniffer.
+type CSVOptions struct {
+	Delimiter string `json:"delimiter,omitempty"` // one character: , ; \t | or space
+	Quote     string `json:"quote,omitempty"`     // one character, usually "
+	// Header is "true", "false" or "" (sniff).
+	Header   string `json:"header,omitempty"`
+	Encoding string `json:"encoding,omitempty"` // utf-8, utf-16 or latin-1
+}
+
+// Validate checks the overrides a caller set.
+func (o CSVOptions) Validate() error {
+	if o.Delimiter != "" && (utf8.RuneCountInString(o.Delimiter) != 1 || o.Delimiter == "\n" || o.Delimiter == "\r" || o.Delimiter == `"`) {
+		return Errorf(EINVALID, "delimiter: %q must be one character other than a quote or a line break", o.Delimiter)
+	}
+	if o.Quote != "" && (len(o.Quote) != 1 || o.Quote == o.Delimiter || o.Quote == "\n") {
+		return Errorf(EINVALID, "quote: %q must be one ASCII character that is not the delimiter", o.Quote)
+	}
+	switch o.Header {
+	case "", "true", "false":
+	default:
+		return Errorf(EINVALID, "header: %q must be true or false", o.Header)
+	}
+	switch o.Encoding {
+	case "", "utf-8", "utf-16", "latin-1":
+	default:
+		return Errorf(EINVALID, "encoding: %q is not one of utf-8, utf-16, latin-1", o.Encoding)
+	}
+	return nil
+}
+
+// IngestOptions are the caller's choices for one ingest. Zero fields are
+// sniffed or defaulted.
+type IngestOptions struct {
+	Format string     `json:"format,omitempty"` // csv (also TSV), json, jsonl or parquet; "" sniffs
+	CSV    CSVOptions `json:"csv,omitempty"`
+	// Types overrides inferred column types: column name → joule type.
+	Types map[string]string `json:"types,omitempty"`
+	// Roles sets column roles (default feature): column name → role.
+	Roles map[string]string `json:"roles,omitempty"`
+	// MaxRejectRatio fails the ingest, writing nothing, when more than this
+	// fraction of the rows is rejected. nil: no limit.
+	MaxRejectRatio *float64 `json:"max_reject_ratio,omitempty"`
+	// InferRows is how many rows type inference reads (default 100,000;
+	// -1: all).
+	InferRows int `json:"infer_rows,omitempty"`
+}
+
+// Validate checks the options that do not depend on the file.
+func (o IngestOptions) Validate() error {
+	switch o.Format {
+	case "", "csv", "tsv", "json", "jsonl", "parquet":
+	default:
+		return Errorf(EINVALID, "format: %q is not one of csv, tsv, json, jsonl, parquet", o.Format)
+	}
+	if err := o.CSV.Validate(); err != nil {
+		return err
+	}
+	for c, t := range o.Types {
+		if !slices.Contains(ColumnTypes, t) {
+			return Errorf(EINVALID, "types: column %q: %q is not one of %s", c, t, strings.Join(ColumnTypes, ", "))
+		}
+	}
+	for c, r := range o.Roles {
+		if !slices.Contains(ColumnRoles, r) {
+			return Errorf(EINVALID, "roles: column %q: %q is not one of %s", c, r, strings.Join(ColumnRoles, ", "))
+		}
+	}
+	if r := o.MaxRejectRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
+		return Errorf(EINVALID, "max_reject_ratio: %v is outside 0 to 1", *r)
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/dataset"
 	"github.com/joule-dev/joule/internal/httpapi"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
@@ -95,6 +96,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer dispatcher.Stop()
 	jobs := &compute.Service{Store: store, DataDir: cfg.DataDir, Wake: dispatcher.Wake}
+	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Logger: logger.With("subsystem", "dataset")}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {
@@ -121,6 +123,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Authenticate: authn.Authenticate,
 		Status:       status,
 		Jobs:         jobs,
+		Datasets:     datasets,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

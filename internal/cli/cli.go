@@ -98,7 +98,7 @@ or the file written by 'joule login', in that order.`,
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{m.loginCommand(), m.statusCommand(), m.jobCommand(), m.scheduleCommand(), m.nodeCommand(), m.workspaceCommand(), m.tokenCommand(), m.auditCommand(), m.energyCommand(), m.simCommand()} {
+	for _, c := range []*cobra.Command{m.loginCommand(), m.statusCommand(), m.jobCommand(), m.scheduleCommand(), m.nodeCommand(), m.workspaceCommand(), m.tokenCommand(), m.auditCommand(), m.energyCommand(), m.simCommand(), m.datasetCommand()} {
 		c.GroupID = "use"
 		root.AddCommand(c)
 	}

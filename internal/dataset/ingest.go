@@ -27,49 +27,8 @@ const (
 	FormatParquet = "parquet"
 )
 
-// IngestOptions are the caller's choices for one ingest. Zero fields are
-// sniffed or defaulted.
-type IngestOptions struct {
-	Format string     `json:"format,omitempty"` // csv (also TSV), json, jsonl or parquet; "" sniffs
-	CSV    CSVOptions `json:"csv,omitempty"`
-	// Types overrides inferred column types: column name → joule type.
-	Types map[string]string `json:"types,omitempty"`
-	// Roles sets column roles (default feature): column name → role.
-	Roles map[string]string `json:"roles,omitempty"`
-	// MaxRejectRatio fails the ingest, writing nothing, when more than this
-	// fraction of the rows is rejected. nil: no limit.
-	MaxRejectRatio *float64 `json:"max_reject_ratio,omitempty"`
-	// InferRows is how many rows type inference reads (default 100,000;
-	// -1: all).
-	InferRows int `json:"infer_rows,omitempty"`
-}
-
-// Validate checks the options that do not depend on the file.
-func (o IngestOptions) Validate() error {
-	switch o.Format {
-	case "", FormatCSV, FormatJSON, FormatJSONL, FormatParquet:
-	case "tsv":
-	default:
-		return joule.Errorf(joule.EINVALID, "format: %q is not one of csv, tsv, json, jsonl, parquet", o.Format)
-	}
-	if err := o.CSV.Validate(); err != nil {
-		return err
-	}
-	for c, t := range o.Types {
-		if !slices.Contains(joule.ColumnTypes, t) {
-			return joule.Errorf(joule.EINVALID, "types: column %q: %q is not one of %s", c, t, strings.Join(joule.ColumnTypes, ", "))
-		}
-	}
-	for c, r := range o.Roles {
-		if !slices.Contains(joule.ColumnRoles, r) {
-			return joule.Errorf(joule.EINVALID, "roles: column %q: %q is not one of %s", c, r, strings.Join(joule.ColumnRoles, ", "))
-		}
-	}
-	if r := o.MaxRejectRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
-		return joule.Errorf(joule.EINVALID, "max_reject_ratio: %v is outside 0 to 1", *r)
-	}
-	return nil
-}
+// IngestOptions are the caller's choices for one ingest (see joule.IngestOptions).
+type IngestOptions = joule.IngestOptions
 
 // IngestResult is what an ingest wrote and learned.
 type IngestResult struct {

@@ -78,17 +78,18 @@ func (s *Service) getOrCreate(ctx context.Context, workspaceID, name, by string)
 // IngestFile reads the file at path into a new version of the named dataset
 // (created if needed). source says where the file came from, for the
 // record. When the ingest fails nothing is kept, not even a new dataset.
-func (s *Service) IngestFile(ctx context.Context, workspaceID, name, path, source string, opt IngestOptions, by string) (joule.DatasetVersion, IngestResult, error) {
+// It returns the version and its first rejects.
+func (s *Service) IngestFile(ctx context.Context, workspaceID, name, path, source string, opt IngestOptions, by string) (joule.DatasetVersion, []joule.Reject, error) {
 	if err := joule.ValidateName("name", name); err != nil {
-		return joule.DatasetVersion{}, IngestResult{}, err
+		return joule.DatasetVersion{}, nil, err
 	}
 	if err := opt.Validate(); err != nil {
-		return joule.DatasetVersion{}, IngestResult{}, err
+		return joule.DatasetVersion{}, nil, err
 	}
 	_, existed := s.Store.GetDataset(ctx, workspaceID, name)
 	d, err := s.getOrCreate(ctx, workspaceID, name, by)
 	if err != nil {
-		return joule.DatasetVersion{}, IngestResult{}, err
+		return joule.DatasetVersion{}, nil, err
 	}
 	now := s.now()
 	vid := joule.NewID("dsv", now)
@@ -98,7 +99,7 @@ func (s *Service) IngestFile(ctx context.Context, workspaceID, name, path, sourc
 		if existed != nil && d.LatestVersion == 0 {
 			_ = s.Store.DeleteDataset(context.WithoutCancel(ctx), workspaceID, d.ID)
 		}
-		return joule.DatasetVersion{}, res, err
+		return joule.DatasetVersion{}, nil, err
 	}
 	v := joule.DatasetVersion{
 		ID: vid, DatasetID: d.ID, Hash: res.Hash, Columns: res.Columns, Rows: res.Rows, RejectedRows: res.RejectedRows,
@@ -108,9 +109,9 @@ func (s *Service) IngestFile(ctx context.Context, workspaceID, name, path, sourc
 	v, err = s.Store.CreateDatasetVersion(ctx, v)
 	if err != nil {
 		os.RemoveAll(filepath.Join(s.DataDir, rel))
-		return v, res, err
+		return v, nil, err
 	}
-	return v, res, nil
+	return v, res.FirstRejects, nil
 }
 
 // Version returns a dataset of the workspace and its version n (0: latest).
@@ -151,22 +152,14 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// Table is a page of rows: the preview of a version.
-type Table struct {
-	Columns []joule.DatasetColumn `json:"columns"`
-	Rows    [][]any               `json:"rows"`
-	Offset  int64                 `json:"offset"`
-	Total   int64                 `json:"total"`
-}
-
 // Preview returns up to limit rows of a version from offset.
-func (s *Service) Preview(ctx context.Context, v joule.DatasetVersion, limit, offset int64) (Table, error) {
+func (s *Service) Preview(ctx context.Context, v joule.DatasetVersion, limit, offset int64) (joule.DatasetRows, error) {
 	d, err := openDuck(ctx, s.engine())
 	if err != nil {
-		return Table{}, err
+		return joule.DatasetRows{}, err
 	}
 	defer d.close()
-	t := Table{Columns: v.Columns, Rows: [][]any{}, Offset: offset, Total: v.Rows}
+	t := joule.DatasetRows{Columns: v.Columns, Rows: [][]any{}, Offset: offset, Total: v.Rows}
 	rows, err := d.query(ctx, fmt.Sprintf("SELECT * FROM read_parquet(%s) LIMIT %d OFFSET %d", lit(s.path(v)), limit, offset))
 	if err != nil {
 		return t, fmt.Errorf("preview: %w", err)

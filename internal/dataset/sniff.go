@@ -9,36 +9,8 @@ import (
 	"github.com/joule-dev/joule"
 )
 
-// CSVOptions says how to read a delimited text file. Zero fields are
-// sniffed; set fields override the sniffer.
-type CSVOptions struct {
-	Delimiter string `json:"delimiter,omitempty"` // one character: , ; \t | or space
-	Quote     string `json:"quote,omitempty"`     // one character, usually "
-	// Header is "true", "false" or "" (sniff).
-	Header   string `json:"header,omitempty"`
-	Encoding string `json:"encoding,omitempty"` // utf-8, utf-16 or latin-1
-}
-
-// Validate checks the overrides a caller set.
-func (o CSVOptions) Validate() error {
-	if o.Delimiter != "" && (utf8.RuneCountInString(o.Delimiter) != 1 || o.Delimiter == "\n" || o.Delimiter == "\r" || o.Delimiter == `"`) {
-		return joule.Errorf(joule.EINVALID, "delimiter: %q must be one character other than a quote or a line break", o.Delimiter)
-	}
-	if o.Quote != "" && (len(o.Quote) != 1 || o.Quote == o.Delimiter || o.Quote == "\n") {
-		return joule.Errorf(joule.EINVALID, "quote: %q must be one ASCII character that is not the delimiter", o.Quote)
-	}
-	switch o.Header {
-	case "", "true", "false":
-	default:
-		return joule.Errorf(joule.EINVALID, "header: %q must be true or false", o.Header)
-	}
-	switch o.Encoding {
-	case "", "utf-8", "utf-16", "latin-1":
-	default:
-		return joule.Errorf(joule.EINVALID, "encoding: %q is not one of utf-8, utf-16, latin-1", o.Encoding)
-	}
-	return nil
-}
+// CSVOptions says how to read a delimited text file (see joule.CSVOptions).
+type CSVOptions = joule.CSVOptions
 
 // sniffDelimiters are the delimiters the sniffer tries, in order of
 // preference when they fit equally well.

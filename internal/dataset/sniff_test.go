@@ -11,16 +11,16 @@ func TestSniff(t *testing.T) {
 		name, sample string
 		want         CSVOptions
 	}{
-		{"comma header", "a,b,c\n1,2,x\n3,4,y\n", CSVOptions{",", `"`, "true", "utf-8"}},
-		{"comma no header", "63.0,1.0,?\n67.0,1.0,3.0\n", CSVOptions{",", `"`, "false", "utf-8"}},
-		{"tab", "x\ty\n1\t2\n3\t4\n", CSVOptions{"\t", `"`, "true", "utf-8"}},
-		{"semicolon with decimal commas", "a;b\n1,5;2\n3,5;4\n", CSVOptions{";", `"`, "true", "utf-8"}},
-		{"space", "A11 6 A34\nA12 48 A32\n", CSVOptions{" ", `"`, "false", "utf-8"}},
-		{"quoted commas", "name,city\n\"Smith, J\",Oslo\n\"Doe, A\",Rome\n", CSVOptions{",", `"`, "true", "utf-8"}},
-		{"text only", "a,b\nx,y\n", CSVOptions{",", `"`, "true", "utf-8"}},
-		{"latin-1", "a,b\ncaf\xe9,1\nna\xefve,2\n", CSVOptions{",", `"`, "true", "latin-1"}},
-		{"utf-16 BOM", "\xff\xfea\x00,\x00b\x00\n\x001\x00,\x002\x00\n\x00", CSVOptions{",", `"`, "true", "utf-16"}},
-		{"override", "a;b\n1;2\n", CSVOptions{"|", `"`, "false", "utf-8"}},
+		{"comma header", "a,b,c\n1,2,x\n3,4,y\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"comma no header", "63.0,1.0,?\n67.0,1.0,3.0\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "false", Encoding: "utf-8"}},
+		{"tab", "x\ty\n1\t2\n3\t4\n", CSVOptions{Delimiter: "\t", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"semicolon with decimal commas", "a;b\n1,5;2\n3,5;4\n", CSVOptions{Delimiter: ";", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"space", "A11 6 A34\nA12 48 A32\n", CSVOptions{Delimiter: " ", Quote: `"`, Header: "false", Encoding: "utf-8"}},
+		{"quoted commas", "name,city\n\"Smith, J\",Oslo\n\"Doe, A\",Rome\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"text only", "a,b\nx,y\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"latin-1", "a,b\ncaf\xe9,1\nna\xefve,2\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "latin-1"}},
+		{"utf-16 BOM", "\xff\xfea\x00,\x00b\x00\n\x001\x00,\x002\x00\n\x00", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-16"}},
+		{"override", "a;b\n1;2\n", CSVOptions{Delimiter: "|", Quote: `"`, Header: "false", Encoding: "utf-8"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -31,6 +31,8 @@ type Config struct {
 	// Jobs changes jobs and schedules. nil: job routes that change things
 	// answer 503.
 	Jobs JobService
+	// Datasets keeps datasets. nil: dataset routes that need it answer 503.
+	Datasets DatasetService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -116,7 +118,9 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range append(s.routeTable(), s.jobRoutes()...) {
+	routes := append(s.routeTable(), s.jobRoutes()...)
+	routes = append(routes, s.datasetRoutes()...)
+	for _, r := range routes {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)
