@@ -99,6 +99,9 @@ type DatasetSplit struct {
 	By       string  `json:"by,omitempty"` // stratify or order column
 	Train    int64   `json:"train"`
 	Test     int64   `json:"test"`
+	// FirstTest are the first (up to 10) test rows, by position in the
+	// input, in the order the split drew them.
+	FirstTest []int64 `json:"first_test,omitempty"`
 }
 
 // DatasetProfile describes the content of a version.

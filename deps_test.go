@@ -22,6 +22,9 @@ var allowedInternal = map[string][]string{
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
+	// Dataset splits use the model layer's SplitMix64 permutation, so that
+	// indices match the scikit-learn reference.
+	"internal/dataset": {"internal/ml"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 }

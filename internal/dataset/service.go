@@ -264,8 +264,56 @@ func (s *Service) Export(ctx context.Context, v joule.DatasetVersion, format str
 	return err
 }
 
-// jsonRaw marshals v, for recipes stored on versions.
-func jsonRaw(v any) (json.RawMessage, error) {
-	b, err := json.Marshal(v)
-	return b, err
+// ApplyRecipe applies rec to version n (0: latest) of a dataset and stores
+// the result as the dataset's next version, whose parent is the input and
+// whose recipe is the fitted one. jobID names the recipe job, if any.
+func (s *Service) ApplyRecipe(ctx context.Context, workspaceID, ref string, n int, rec Recipe, by, jobID string) (joule.DatasetVersion, error) {
+	d, parent, err := s.Version(ctx, workspaceID, ref, n)
+	if err != nil {
+		return joule.DatasetVersion{}, err
+	}
+	now := s.now()
+	vid := joule.NewID("dsv", now)
+	rel := filepath.Join("datasets", d.ID, vid)
+	res, err := Apply(ctx, s.engine(), s.path(parent), parent.Columns, rec, filepath.Join(s.DataDir, rel))
+	if err != nil {
+		return joule.DatasetVersion{}, err
+	}
+	fitted, err := json.Marshal(res.Fitted)
+	if err != nil {
+		return joule.DatasetVersion{}, fmt.Errorf("apply recipe: %w", err)
+	}
+	v := joule.DatasetVersion{
+		ID: vid, DatasetID: d.ID, Hash: res.Hash, Columns: res.Columns, Rows: res.Rows, Bytes: res.Bytes,
+		Format: "recipe", Source: fmt.Sprintf("recipe on %s@%d", d.Name, parent.Version), Path: filepath.Join(rel, DataFile),
+		ParentID: parent.ID, ParentVersion: parent.Version, Recipe: fitted, JobID: jobID, Split: res.Split, Profile: res.Profile,
+		CreatedAt: now, CreatedBy: by,
+	}
+	v, err = s.Store.CreateDatasetVersion(ctx, v)
+	if err != nil {
+		os.RemoveAll(filepath.Join(s.DataDir, rel))
+		return v, err
+	}
+	return v, nil
+}
+
+// Transform applies the fitted recipe that made version n (0: latest) to one
+// JSON row of its parent's columns.
+func (s *Service) Transform(ctx context.Context, workspaceID, ref string, n int, row json.RawMessage) (map[string]any, error) {
+	d, v, err := s.Version(ctx, workspaceID, ref, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(v.Recipe) == 0 || v.ParentVersion == 0 {
+		return nil, joule.Errorf(joule.EINVALID, "%s version %d was not made by a recipe", d.Name, v.Version)
+	}
+	parent, err := s.Store.GetDatasetVersion(ctx, d.ID, v.ParentVersion)
+	if err != nil {
+		return nil, err
+	}
+	var rec Recipe
+	if err := json.Unmarshal(v.Recipe, &rec); err != nil {
+		return nil, fmt.Errorf("transform: stored recipe: %w", err)
+	}
+	return TransformRow(ctx, s.engine(), parent.Columns, rec, row)
 }
