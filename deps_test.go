@@ -18,7 +18,10 @@ var allowedInternal = map[string][]string{
 	// The CLI reaches the server only through the client; `joule sim` and
 	// `joule energy validate` are offline tools that run the simulator and
 	// the estimation model locally.
-	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy"},
+	// `joule dataset recipe-run`, the command of a recipe job, runs the data
+	// engine in the job's own process so that the job's energy is the
+	// recipe's.
+	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy", "internal/dataset"},
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},

@@ -96,7 +96,12 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer dispatcher.Stop()
 	jobs := &compute.Service{Store: store, DataDir: cfg.DataDir, Wake: dispatcher.Wake}
-	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Logger: logger.With("subsystem", "dataset")}
+	exe, err := os.Executable()
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("find the joule binary for recipe jobs: %w", err)
+	}
+	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "dataset")}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {

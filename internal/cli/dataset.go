@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/dataset"
 	"github.com/joule-dev/joule/internal/httpapi"
 )
 
@@ -31,7 +34,8 @@ balance). Recipes make new versions from old ones, recording the lineage.`,
 	}
 	cmd.AddCommand(m.datasetCreateCommand(), m.datasetUploadCommand(), m.datasetIngestCommand(), m.datasetListCommand(),
 		m.datasetGetCommand(), m.datasetVersionsCommand(), m.datasetProfileCommand(), m.datasetPreviewCommand(),
-		m.datasetRejectsCommand(), m.datasetExportCommand(), m.datasetDeleteCommand())
+		m.datasetRejectsCommand(), m.datasetExportCommand(), m.datasetDeleteCommand(), m.datasetRecipeCommand(),
+		m.datasetSplitCommand(), m.datasetTransformCommand(), m.datasetRecipeRunCommand())
 	return cmd
 }
 
@@ -591,4 +595,202 @@ func fmtSize(b int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", b)
+}
+
+func (m *Main) datasetRecipeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "recipe",
+		Short: "Apply recipes: declarative steps that make a new version",
+	}
+	var file string
+	var version int
+	var wait bool
+	apply := &cobra.Command{
+		Use:   "apply NAME[@VERSION] -f RECIPE",
+		Short: "Check a recipe (YAML or JSON) and run it as a job of kind recipe; the result is the next version",
+		Long: `apply checks the recipe against the version (unknown columns, wrong types and
+casts that cannot hold fail at once, naming the step and the column), then
+queues a job of kind recipe that applies it. Steps that learn from the data
+(impute, clip, winsorize, normalize, standardize, onehot, ordinal) fit on the
+train rows when a split step came first. The new version records its parent
+and the fitted recipe. See docs/datasets.md for every step.`,
+		Example: `  joule dataset recipe apply credit -f examples/recipes/credit.yaml --wait
+  joule dataset recipe apply credit@1 -f clean.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return joule.Errorf(joule.EINVALID, "-f RECIPE is required")
+			}
+			data, err := readFileOrStdin(file, m.Stdin)
+			if err != nil {
+				return err
+			}
+			rec, err := dataset.ParseRecipe(data)
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "%s: %s", file, joule.ErrorMessage(err))
+			}
+			return m.submitRecipe(cmd, args[0], version, rec, wait)
+		},
+	}
+	apply.Flags().StringVarP(&file, "file", "f", "", "recipe file, YAML or JSON (- for stdin)")
+	apply.Flags().IntVar(&version, "version", 0, "version to apply it to (default the latest)")
+	apply.Flags().BoolVar(&wait, "wait", false, "wait for the job and print the new version")
+	cmd.AddCommand(apply)
+	return cmd
+}
+
+// submitRecipe queues a recipe job and, with wait, follows it and prints the
+// version it made.
+func (m *Main) submitRecipe(cmd *cobra.Command, ref string, version int, rec dataset.Recipe, wait bool) error {
+	c, ws, name, n, err := m.versionArgs(cmd, ref, version)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	j, err := c.ApplyRecipe(cmd.Context(), ws, name, httpapi.ApplyRecipeRequest{Version: n, Recipe: b})
+	if err != nil {
+		return err
+	}
+	if !wait {
+		return m.print(j, func(tw *tabwriter.Writer) { row(tw, "Submitted recipe job", j.Spec.Name, j.ID, string(j.State)) })
+	}
+	if err := m.waitJob(cmd.Context(), c, ws, j); err != nil {
+		return err
+	}
+	v, err := c.GetDatasetVersion(cmd.Context(), ws, name, 0)
+	if err != nil {
+		return err
+	}
+	return m.print(v, func(tw *tabwriter.Writer) {
+		versionSummary(tw, v, "Made")
+		if v.Split != nil {
+			row(tw, "  split:", fmt.Sprintf("%s seed %d: %d train, %d test", v.Split.Method, v.Split.Seed, v.Split.Train, v.Split.Test))
+		}
+		row(tw, "  job:", v.JobID)
+	})
+}
+
+func (m *Main) datasetSplitCommand() *cobra.Command {
+	var sp dataset.SplitStep
+	var version int
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "split NAME[@VERSION]",
+		Short: "Add a train/test split as a new version (a one-step recipe job)",
+		Long: `split adds a "split" column of train or test. random is the SplitMix64
+Fisher-Yates permutation of internal/ml, so a seed-42 80/20 split picks the
+same rows as the scikit-learn reference; stratified does it within each class
+of --by; chronological puts the last rows in --by order (file order without
+--by) in test.`,
+		Example: "  joule dataset split credit --seed 42 --test-size 0.2 --wait\n  joule dataset split etth1 --method chronological --by date",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec := dataset.Recipe{Steps: []dataset.Step{{Split: &sp}}}
+			if err := rec.Validate(); err != nil {
+				return err
+			}
+			return m.submitRecipe(cmd, args[0], version, rec, wait)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&sp.Method, "method", "random", "random, stratified or chronological")
+	fl.Uint64Var(&sp.Seed, "seed", 42, "seed of the random permutation")
+	fl.Float64Var(&sp.TestSize, "test-size", 0.2, "fraction of rows in test")
+	fl.StringVar(&sp.By, "by", "", "class column (stratified) or order column (chronological)")
+	fl.IntVar(&version, "version", 0, "version to split (default the latest)")
+	fl.BoolVar(&wait, "wait", false, "wait for the job and print the new version")
+	return cmd
+}
+
+func (m *Main) datasetTransformCommand() *cobra.Command {
+	var version int
+	var rowJSON string
+	cmd := &cobra.Command{
+		Use:     "transform NAME[@VERSION] --row JSON",
+		Short:   "Apply the fitted recipe that made a version to one row, as serving does",
+		Example: `  joule dataset transform enb@2 --row '{"X1": 0.98, "X2": 514.5}'`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ws, name, n, err := m.versionArgs(cmd, args[0], version)
+			if err != nil {
+				return err
+			}
+			out, err := c.TransformRow(cmd.Context(), ws, name, n, json.RawMessage(rowJSON))
+			if err != nil {
+				return err
+			}
+			return m.print(out, func(tw *tabwriter.Writer) {
+				for _, k := range sortedKeys(out) {
+					row(tw, k, out[k])
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&version, "version", 0, "version (default the latest)")
+	cmd.Flags().StringVar(&rowJSON, "row", "", "the row, a JSON object of the parent version's columns")
+	return cmd
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// datasetRecipeRunCommand is the command of a recipe job. It runs in the
+// job's process with the job's JOULE_SERVER and JOULE_TOKEN: it reads the
+// parent version's file from the data directory, applies the recipe there
+// (so the job's measured energy is the recipe's), and registers the new
+// version through the API.
+func (m *Main) datasetRecipeRunCommand() *cobra.Command {
+	var dataDir, datasetID, recipe string
+	var version int
+	cmd := &cobra.Command{
+		Use:    "recipe-run",
+		Short:  "Run a recipe job (the server starts it; not for direct use)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rec, err := dataset.ParseRecipe([]byte(recipe))
+			if err != nil {
+				return err
+			}
+			c, err := m.client()
+			if err != nil {
+				return err
+			}
+			ws := firstNonEmpty(m.workspace, m.getenv("JOULE_WORKSPACE_ID"))
+			if ws == "" {
+				return joule.Errorf(joule.EINVALID, "recipe-run: no workspace (JOULE_WORKSPACE_ID)")
+			}
+			parent, err := c.GetDatasetVersion(cmd.Context(), ws, datasetID, version)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "applying %d steps to %s version %d (%d rows)\n", len(rec.Steps), parent.Name, parent.Version, parent.Rows)
+			start := time.Now()
+			v, err := dataset.RunRecipe(cmd.Context(), dataDir, parent.DatasetID, parent.DatasetVersion, rec, m.getenv("JOULE_JOB_ID"))
+			if err != nil {
+				return err
+			}
+			v, err = c.RegisterDatasetVersion(cmd.Context(), ws, datasetID, v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stdout, "made version %d: %d rows, %d columns, %s, in %s\n", v.Version, v.Rows, len(v.Columns), v.Hash, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&dataDir, "data-dir", "", "the server's data directory")
+	fl.StringVar(&datasetID, "dataset", "", "dataset ID")
+	fl.IntVar(&version, "version", 0, "parent version")
+	fl.StringVar(&recipe, "recipe", "", "the recipe, JSON")
+	return cmd
 }

@@ -807,6 +807,36 @@ func Apply(ctx context.Context, cfg EngineConfig, src string, cols []joule.Datas
 	return res, nil
 }
 
+// CheckRows is how many rows Check runs a recipe on.
+const CheckRows = 100_000
+
+// Check runs rec on the first CheckRows rows of the Parquet file src and
+// writes nothing: unknown columns, wrong types and casts that cannot hold in
+// those rows fail here, with EINVALID naming the step and the column, before
+// a recipe job is queued.
+func Check(ctx context.Context, cfg EngineConfig, src string, rec Recipe) error {
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	rec = cloneRecipe(rec)
+	d, err := openDuck(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if _, err := d.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE t0 AS SELECT file_row_number AS %s, * EXCLUDE (file_row_number) FROM read_parquet(%s, file_row_number = true) ORDER BY %s LIMIT %d",
+		rowCol, lit(src), rowCol, CheckRows)); err != nil {
+		return fmt.Errorf("check recipe: %w", err)
+	}
+	tmp, err := os.MkdirTemp(cfg.TempDir, "check-")
+	if err != nil {
+		return fmt.Errorf("check recipe: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	r := &runner{d: d, fit: true, table: "t0", tmp: tmp}
+	return r.run(ctx, &rec)
+}
+
 func cloneRecipe(r Recipe) Recipe {
 	b, _ := json.Marshal(r)
 	var c Recipe

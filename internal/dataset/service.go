@@ -20,6 +20,11 @@ type Service struct {
 	Store   joule.Store
 	DataDir string
 	Engine  EngineConfig
+	// Executable is the joule binary that recipe jobs run.
+	Executable string
+	// Submit queues a job (the compute layer's Submit). nil: recipes
+	// cannot be queued.
+	Submit func(ctx context.Context, workspaceID string, spec joule.JobSpec, by string) (joule.Job, error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (nil discards).
@@ -37,6 +42,7 @@ func (s *Service) engine() EngineConfig {
 	e := s.Engine
 	if e.TempDir == "" && s.DataDir != "" {
 		e.TempDir = filepath.Join(s.DataDir, "datasets", "tmp")
+		_ = os.MkdirAll(e.TempDir, 0o700)
 	}
 	return e
 }
@@ -316,4 +322,91 @@ func (s *Service) Transform(ctx context.Context, workspaceID, ref string, n int,
 		return nil, fmt.Errorf("transform: stored recipe: %w", err)
 	}
 	return TransformRow(ctx, s.engine(), parent.Columns, rec, row)
+}
+
+// SubmitRecipe checks a recipe against version n (0: latest) of a dataset
+// and queues a job of kind recipe that applies it: the job runs
+// `joule dataset recipe-run`, which does the work in its own process (so the
+// job's energy is the recipe's) and registers the new version through the
+// API. Errors in the recipe are EINVALID and name the step and the column.
+func (s *Service) SubmitRecipe(ctx context.Context, workspaceID, ref string, n int, recipe json.RawMessage, by string) (joule.Job, error) {
+	if s.Submit == nil || s.Executable == "" {
+		return joule.Job{}, joule.Errorf(joule.EUNAVAILABLE, "this server cannot run recipe jobs")
+	}
+	rec, err := ParseRecipe(recipe)
+	if err != nil {
+		return joule.Job{}, err
+	}
+	d, v, err := s.Version(ctx, workspaceID, ref, n)
+	if err != nil {
+		return joule.Job{}, err
+	}
+	if err := Check(ctx, s.engine(), s.path(v), rec); err != nil {
+		return joule.Job{}, err
+	}
+	compact, err := json.Marshal(rec)
+	if err != nil {
+		return joule.Job{}, fmt.Errorf("submit recipe: %w", err)
+	}
+	dataDir, err := filepath.Abs(s.DataDir)
+	if err != nil {
+		return joule.Job{}, fmt.Errorf("submit recipe: %w", err)
+	}
+	spec := joule.JobSpec{
+		Name: "recipe-" + d.Name, Kind: joule.JobKindRecipe,
+		Command: []string{s.Executable, "dataset", "recipe-run", "--data-dir", dataDir, "--dataset", d.ID,
+			"--version", fmt.Sprint(v.Version), "--recipe", string(compact)},
+		Labels:    map[string]string{"dataset": d.Name, "dataset_version": fmt.Sprint(v.Version)},
+		Resources: joule.Resources{CPUMillis: 1000},
+	}
+	return s.Submit(ctx, workspaceID, spec, by)
+}
+
+// RegisterVersion records a version a recipe job wrote: its files must be in
+// the dataset's directory, and its parent a version of the same dataset.
+func (s *Service) RegisterVersion(ctx context.Context, workspaceID, ref string, v joule.DatasetVersion, by string) (joule.DatasetVersion, error) {
+	d, err := s.Store.GetDataset(ctx, workspaceID, ref)
+	if err != nil {
+		return v, err
+	}
+	want := filepath.Join("datasets", d.ID, v.ID, DataFile)
+	if v.ID == "" || !strings.HasPrefix(v.ID, "dsv_") || v.Path != want {
+		return v, joule.Errorf(joule.EINVALID, "path: a version's file must be %s", want)
+	}
+	fi, err := os.Stat(filepath.Join(s.DataDir, want))
+	if err != nil || !fi.Mode().IsRegular() {
+		return v, joule.Errorf(joule.EINVALID, "path: %s does not exist", want)
+	}
+	if v.ParentVersion > 0 {
+		p, err := s.Store.GetDatasetVersion(ctx, d.ID, v.ParentVersion)
+		if err != nil {
+			return v, joule.Errorf(joule.EINVALID, "parent_version: %d is not a version of %s", v.ParentVersion, d.Name)
+		}
+		v.ParentID = p.ID
+	}
+	v.DatasetID, v.Bytes, v.CreatedAt, v.CreatedBy = d.ID, fi.Size(), s.now(), by
+	return s.Store.CreateDatasetVersion(ctx, v)
+}
+
+// RunRecipe is the work of a recipe job, in the job's own process: it
+// applies rec to parent (a version of dataset datasetID whose files are under
+// dataDir) and returns the new version, ready to register.
+func RunRecipe(ctx context.Context, dataDir, datasetID string, parent joule.DatasetVersion, rec Recipe, jobID string) (joule.DatasetVersion, error) {
+	vid := joule.NewID("dsv", time.Now())
+	rel := filepath.Join("datasets", datasetID, vid)
+	cfg := EngineConfig{TempDir: filepath.Join(dataDir, "datasets", "tmp")}
+	_ = os.MkdirAll(cfg.TempDir, 0o700)
+	res, err := Apply(ctx, cfg, filepath.Join(dataDir, parent.Path), parent.Columns, rec, filepath.Join(dataDir, rel))
+	if err != nil {
+		return joule.DatasetVersion{}, err
+	}
+	fitted, err := json.Marshal(res.Fitted)
+	if err != nil {
+		return joule.DatasetVersion{}, err
+	}
+	return joule.DatasetVersion{
+		ID: vid, DatasetID: datasetID, Hash: res.Hash, Columns: res.Columns, Rows: res.Rows, Bytes: res.Bytes,
+		Format: "recipe", Source: fmt.Sprintf("recipe on version %d", parent.Version), Path: filepath.Join(rel, DataFile),
+		ParentID: parent.ID, ParentVersion: parent.Version, Recipe: fitted, JobID: jobID, Split: res.Split, Profile: res.Profile,
+	}, nil
 }

@@ -190,3 +190,24 @@ func (c *Client) sendRaw(ctx context.Context, method, path string, q url.Values,
 	defer resp.Body.Close()
 	return nil, errorFromResponse(resp)
 }
+
+// ApplyRecipe queues a recipe job on version n (0: latest) of a dataset.
+func (c *Client) ApplyRecipe(ctx context.Context, ws, ref string, req ApplyRecipeRequest) (joule.Job, error) {
+	var j joule.Job
+	err := c.do(ctx, "POST", datasetPath(ws, ref, "/recipes"), nil, req, &j)
+	return j, err
+}
+
+// RegisterDatasetVersion records a version a recipe job wrote.
+func (c *Client) RegisterDatasetVersion(ctx context.Context, ws, ref string, v joule.DatasetVersion) (joule.DatasetVersion, error) {
+	var out joule.DatasetVersion
+	err := c.do(ctx, "POST", datasetPath(ws, ref, "/versions"), nil, v, &out)
+	return out, err
+}
+
+// TransformRow applies the fitted recipe that made version n to one row.
+func (c *Client) TransformRow(ctx context.Context, ws, ref string, n int, row json.RawMessage) (map[string]any, error) {
+	var out TransformResponse
+	err := c.do(ctx, "POST", versionPath(ws, ref, n, "/transform"), nil, TransformRequest{Row: row}, &out)
+	return out.Row, err
+}

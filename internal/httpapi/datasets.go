@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,31 @@ type DatasetService interface {
 	Preview(ctx context.Context, v joule.DatasetVersion, limit, offset int64) (joule.DatasetRows, error)
 	Rejects(ctx context.Context, v joule.DatasetVersion, limit, offset int64) ([]joule.Reject, error)
 	Export(ctx context.Context, v joule.DatasetVersion, format string, w io.Writer) error
+	// SubmitRecipe checks a recipe and queues the job of kind recipe that
+	// applies it.
+	SubmitRecipe(ctx context.Context, workspaceID, ref string, n int, recipe json.RawMessage, by string) (joule.Job, error)
+	// RegisterVersion records a version a recipe job wrote.
+	RegisterVersion(ctx context.Context, workspaceID, ref string, v joule.DatasetVersion, by string) (joule.DatasetVersion, error)
+	// Transform applies the fitted recipe that made a version to one row.
+	Transform(ctx context.Context, workspaceID, ref string, n int, row json.RawMessage) (map[string]any, error)
+}
+
+// ApplyRecipeRequest is the body of POST …/datasets/{dataset}/recipes.
+type ApplyRecipeRequest struct {
+	// Version is the version to apply the recipe to (0: the latest).
+	Version int `json:"version,omitempty"`
+	// Recipe is the recipe as a JSON object ({"steps": […]}).
+	Recipe json.RawMessage `json:"recipe"`
+}
+
+// TransformRequest is the body of POST …/versions/{version}/transform.
+type TransformRequest struct {
+	Row json.RawMessage `json:"row"`
+}
+
+// TransformResponse is one row through a fitted recipe.
+type TransformResponse struct {
+	Row map[string]any `json:"row"`
 }
 
 // CreateDatasetRequest is the body of POST …/datasets.
@@ -77,6 +103,12 @@ func (s *Server) datasetRoutes() []Route {
 		{Method: "GET", Path: ver, Summary: "Get one version (a number or latest) with its profile.", Role: joule.RoleViewer, Workspace: true, Response: DatasetVersionView{}, handle: s.getDatasetVersion},
 		{Method: "GET", Path: ver + "/preview", Summary: "Rows of a version.", Role: joule.RoleViewer, Workspace: true, Query: rows, Response: joule.DatasetRows{}, handle: s.previewDataset},
 		{Method: "GET", Path: ver + "/rejects", Summary: "Rows that could not be read, with line numbers and reasons.", Role: joule.RoleViewer, Workspace: true, Query: rows, Response: []joule.Reject{}, handle: s.datasetRejects},
+		{Method: "POST", Path: ds + "/{dataset}/recipes", Summary: "Check a recipe against a version and queue a job of kind recipe that applies it, making the next version.", Role: joule.RoleEditor, Workspace: true, Audit: "dataset.recipe",
+			Request: ApplyRecipeRequest{}, Response: joule.Job{}, Status: http.StatusCreated, handle: s.applyRecipe},
+		{Method: "POST", Path: ds + "/{dataset}/versions", Summary: "Register a version a recipe job wrote (used by the job itself).", Role: joule.RoleEditor, Workspace: true, Audit: "dataset.version.create",
+			Request: joule.DatasetVersion{}, Response: joule.DatasetVersion{}, Status: http.StatusCreated, MaxBody: 64 << 20, handle: s.registerVersion},
+		{Method: "POST", Path: ver + "/transform", Summary: "Apply the fitted recipe that made this version to one JSON row of its parent's columns, as the batch path would.", Role: joule.RoleViewer, Workspace: true,
+			Request: TransformRequest{}, Response: TransformResponse{}, handle: s.transformRow},
 		{Method: "GET", Path: ver + "/export", Summary: "Download a version as csv, jsonl or parquet.", Role: joule.RoleViewer, Workspace: true, Query: []Param{{"format", "csv (default), jsonl or parquet"}}, Raw: true, handle: s.exportDataset},
 	}
 }
@@ -381,4 +413,64 @@ func (s *Server) exportDataset(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-v%d.%s", d.Name, v.Version, format)))
 	return svc.Export(r.Context(), v, format, w)
+}
+
+func (s *Server) applyRecipe(w http.ResponseWriter, r *http.Request, c *call) error {
+	svc, err := s.datasets()
+	if err != nil {
+		return err
+	}
+	var req ApplyRecipeRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if len(req.Recipe) == 0 {
+		return errField("recipe", "required")
+	}
+	j, err := svc.SubmitRecipe(r.Context(), c.workspace.ID, r.PathValue("dataset"), req.Version, req.Recipe, c.principal.TokenID)
+	if err != nil {
+		return err
+	}
+	c.resource, c.detail = j.ID, "dataset="+r.PathValue("dataset")
+	writeJSON(w, http.StatusCreated, j)
+	return nil
+}
+
+func (s *Server) registerVersion(w http.ResponseWriter, r *http.Request, c *call) error {
+	svc, err := s.datasets()
+	if err != nil {
+		return err
+	}
+	var v joule.DatasetVersion
+	if err := decode(r, &v); err != nil {
+		return err
+	}
+	v, err = svc.RegisterVersion(r.Context(), c.workspace.ID, r.PathValue("dataset"), v, c.principal.TokenID)
+	if err != nil {
+		return err
+	}
+	c.resource, c.detail = v.ID, fmt.Sprintf("version=%d parent=%d job=%s", v.Version, v.ParentVersion, v.JobID)
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) transformRow(w http.ResponseWriter, r *http.Request, c *call) error {
+	svc, err := s.datasets()
+	if err != nil {
+		return err
+	}
+	n, err := versionParam(r)
+	if err != nil {
+		return err
+	}
+	var req TransformRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	row, err := svc.Transform(r.Context(), c.workspace.ID, r.PathValue("dataset"), n, req.Row)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, TransformResponse{Row: row})
+	return nil
 }
