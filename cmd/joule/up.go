@@ -101,7 +101,8 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("find the joule binary for recipe jobs: %w", err)
 	}
-	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "dataset")}
+	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit,
+		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {

@@ -35,7 +35,7 @@ balance). Recipes make new versions from old ones, recording the lineage.`,
 	cmd.AddCommand(m.datasetCreateCommand(), m.datasetUploadCommand(), m.datasetIngestCommand(), m.datasetListCommand(),
 		m.datasetGetCommand(), m.datasetVersionsCommand(), m.datasetProfileCommand(), m.datasetPreviewCommand(),
 		m.datasetRejectsCommand(), m.datasetExportCommand(), m.datasetDeleteCommand(), m.datasetRecipeCommand(),
-		m.datasetSplitCommand(), m.datasetTransformCommand(), m.datasetRecipeRunCommand())
+		m.datasetSplitCommand(), m.datasetTransformCommand(), m.datasetRecipeRunCommand(), m.datasetImportCommand())
 	return cmd
 }
 
@@ -792,5 +792,46 @@ func (m *Main) datasetRecipeRunCommand() *cobra.Command {
 	fl.StringVar(&datasetID, "dataset", "", "dataset ID")
 	fl.IntVar(&version, "version", 0, "parent version")
 	fl.StringVar(&recipe, "recipe", "", "the recipe, JSON")
+	return cmd
+}
+
+func (m *Main) datasetImportCommand() *cobra.Command {
+	var f ingestFlags
+	var from, query string
+	cmd := &cobra.Command{
+		Use:   "import NAME --from URL [--query SQL]",
+		Short: "Import the next version from a PostgreSQL/MySQL query or an http(s) URL (workspace admins)",
+		Long: `import makes the server read the rows itself: from a database, the rows of
+--query (types map onto joule's six, so the same table from PostgreSQL and
+from MariaDB gives the same version and hash); from an http(s) URL, the file,
+read like an upload. URLs whose host is loopback, link-local or private are
+refused unless the server runs with --allow-private-urls. The password in a
+database URL is never stored or shown.`,
+		Example: `  joule dataset import sales --from postgres://analyst@db.internal:5432/shop --query "SELECT * FROM sales ORDER BY id"
+  joule dataset import sales --from mysql://root@127.0.0.1:3306/test --query "SELECT * FROM sales ORDER BY id"
+  joule dataset import iris --from https://example.org/iris.csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" {
+				return joule.Errorf(joule.EINVALID, "--from URL is required")
+			}
+			opt, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			v, err := c.ImportDataset(cmd.Context(), ws, args[0], httpapi.ImportRequest{From: from, Query: query, Options: opt})
+			if err != nil {
+				return err
+			}
+			return m.print(v, func(tw *tabwriter.Writer) { versionSummary(tw, v, "Imported") })
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&from, "from", "", "postgres://…, mysql://… or an http(s) URL")
+	cmd.Flags().StringVar(&query, "query", "", "SQL that selects the rows (database sources)")
 	return cmd
 }

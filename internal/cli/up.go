@@ -27,6 +27,9 @@ type UpConfig struct {
 	// (DE, FR), a sub-zone (US-CAL-CISO) or a cloud region (gcp:europe-west1,
 	// aws:eu-central-1); "" uses the world average and says so.
 	CarbonZone string `yaml:"carbon_zone"`
+	// AllowPrivateURLs lets dataset URL imports reach loopback, link-local
+	// and private addresses.
+	AllowPrivateURLs bool `yaml:"allow_private_urls"`
 }
 
 // Defaults for UpConfig.
@@ -134,8 +137,9 @@ it prints once and writes to DATA_DIR/admin.token (mode 0600).
 
 Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
-JOULE_CARBON_ZONE), then a YAML config file (--config or JOULE_CONFIG_FILE;
-keys data_dir, listen, store, log_format, log_level, node_name, carbon_zone),
+JOULE_CARBON_ZONE, JOULE_ALLOW_PRIVATE_URLS), then a YAML config file (--config
+or JOULE_CONFIG_FILE; keys data_dir, listen, store, log_format, log_level,
+node_name, carbon_zone, allow_private_urls),
 then defaults.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
@@ -160,6 +164,7 @@ then defaults.`,
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	f.BoolVar(&flags.AllowPrivateURLs, "allow-private-urls", false, "let dataset URL imports reach loopback, link-local and private addresses")
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -190,6 +195,10 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		LogLevel:   pick("log-level", "JOULE_LOG_LEVEL", file.LogLevel),
 		NodeName:   pick("node-name", "JOULE_NODE_NAME", file.NodeName),
 		CarbonZone: pick("carbon-zone", "JOULE_CARBON_ZONE", file.CarbonZone),
+	}
+	cfg.AllowPrivateURLs = file.AllowPrivateURLs || m.getenv("JOULE_ALLOW_PRIVATE_URLS") == "true"
+	if cmd.Flags().Changed("allow-private-urls") {
+		cfg.AllowPrivateURLs = flags.AllowPrivateURLs
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {

@@ -524,7 +524,7 @@ func (r *runner) categorical(ctx context.Context, i int, s *Step) error {
 		}
 		x := ident(c)
 		if r.fit {
-			rows, err := r.d.query(ctx, fmt.Sprintf("SELECT DISTINCT %s::VARCHAR AS v FROM %s%s%s ORDER BY v LIMIT %d", x, r.table, r.train(), andNotNull(r.train(), x), maxCategories+1))
+			rows, err := r.d.query(ctx, fmt.Sprintf("SELECT DISTINCT %s::VARCHAR FROM %s%s%s ORDER BY 1 LIMIT %d", x, r.table, r.train(), andNotNull(r.train(), x), maxCategories+1))
 			if err != nil {
 				return stepError(i, s, "%s", duckMessage(err))
 			}

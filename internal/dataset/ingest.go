@@ -566,7 +566,7 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 		row = "'[]'"
 	}
 	q := "SELECT file_row_number // 65536 AS g, md5(string_agg(" + row + ", chr(10) ORDER BY file_row_number)) FROM read_parquet(" +
-		lit(path) + ", file_row_number = true) GROUP BY g ORDER BY g"
+		lit(path) + ", file_row_number = true) GROUP BY 1 ORDER BY 1"
 	rows, err := d.query(ctx, q)
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)

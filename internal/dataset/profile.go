@@ -204,7 +204,7 @@ func histogram(ctx context.Context, d *duck, from, col string, lo, hi float64) (
 		bins, width = 1, 0
 	}
 	x := ident(col) + "::DOUBLE"
-	q := fmt.Sprintf("SELECT least(greatest(floor((%s - %v) / %v), 0), %d)::BIGINT AS b, count(*) FROM %s WHERE %s IS NOT NULL GROUP BY b ORDER BY b",
+	q := fmt.Sprintf("SELECT least(greatest(floor((%s - %v) / %v), 0), %d)::BIGINT AS b, count(*) FROM %s WHERE %s IS NOT NULL GROUP BY 1 ORDER BY 1",
 		x, lo, max(width, math.SmallestNonzeroFloat64), bins-1, from, ident(col))
 	if width == 0 {
 		q = fmt.Sprintf("SELECT 0::BIGINT, count(*) FROM %s WHERE %s IS NOT NULL", from, ident(col))
@@ -232,7 +232,7 @@ func histogram(ctx context.Context, d *duck, from, col string, lo, hi float64) (
 }
 
 func topN(ctx context.Context, d *duck, from, col string, n int, count int64) ([]joule.ValueCount, error) {
-	q := fmt.Sprintf("SELECT %s::VARCHAR AS v, count(*) AS n FROM %s WHERE %s IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT %d",
+	q := fmt.Sprintf("SELECT %s::VARCHAR, count(*) FROM %s WHERE %s IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d",
 		ident(col), from, ident(col), n)
 	rows, err := d.query(ctx, q)
 	if err != nil {

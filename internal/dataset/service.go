@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,9 @@ type Service struct {
 	// Submit queues a job (the compute layer's Submit). nil: recipes
 	// cannot be queued.
 	Submit func(ctx context.Context, workspaceID string, spec joule.JobSpec, by string) (joule.Job, error)
+	// AllowPrivateURLs lets URL imports reach loopback, link-local and
+	// private addresses (an admin's choice: joule up --allow-private-urls).
+	AllowPrivateURLs bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (nil discards).
@@ -409,4 +413,61 @@ func RunRecipe(ctx context.Context, dataDir, datasetID string, parent joule.Data
 		Format: "recipe", Source: fmt.Sprintf("recipe on version %d", parent.Version), Path: filepath.Join(rel, DataFile),
 		ParentID: parent.ID, ParentVersion: parent.Version, Recipe: fitted, JobID: jobID, Split: res.Split, Profile: res.Profile,
 	}, nil
+}
+
+// Import makes the next version of the named dataset (created if needed)
+// from a source URL: an http(s) file, read like an upload, or a PostgreSQL
+// or MySQL/MariaDB database, where query selects the rows. The version's
+// source is the URL without its password.
+func (s *Service) Import(ctx context.Context, workspaceID, name, from, query string, opt IngestOptions, by string) (joule.DatasetVersion, []joule.Reject, error) {
+	if err := joule.ValidateName("name", name); err != nil {
+		return joule.DatasetVersion{}, nil, err
+	}
+	if err := opt.Validate(); err != nil {
+		return joule.DatasetVersion{}, nil, err
+	}
+	u, err := url.Parse(from)
+	if err != nil {
+		return joule.DatasetVersion{}, nil, joule.Errorf(joule.EINVALID, "from: not a URL")
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if query != "" {
+			return joule.DatasetVersion{}, nil, joule.Errorf(joule.EINVALID, "query: only for database sources")
+		}
+		tmp, err := s.TempDir()
+		if err != nil {
+			return joule.DatasetVersion{}, nil, err
+		}
+		path, _, err := Fetch(ctx, from, tmp, s.AllowPrivateURLs)
+		if err != nil {
+			return joule.DatasetVersion{}, nil, err
+		}
+		defer os.Remove(path)
+		return s.IngestFile(ctx, workspaceID, name, path, u.Redacted(), opt, by)
+	}
+	_, existed := s.Store.GetDataset(ctx, workspaceID, name)
+	d, err := s.getOrCreate(ctx, workspaceID, name, by)
+	if err != nil {
+		return joule.DatasetVersion{}, nil, err
+	}
+	now := s.now()
+	vid := joule.NewID("dsv", now)
+	rel := filepath.Join("datasets", d.ID, vid)
+	res, err := ImportQuery(ctx, s.engine(), from, query, filepath.Join(s.DataDir, rel), opt.Roles)
+	if err != nil {
+		if existed != nil && d.LatestVersion == 0 {
+			_ = s.Store.DeleteDataset(context.WithoutCancel(ctx), workspaceID, d.ID)
+		}
+		return joule.DatasetVersion{}, nil, err
+	}
+	v := joule.DatasetVersion{
+		ID: vid, DatasetID: d.ID, Hash: res.Hash, Columns: res.Columns, Rows: res.Rows, Bytes: res.Bytes, Format: res.Format,
+		Source: Source(from), Path: filepath.Join(rel, DataFile), Profile: res.Profile, CreatedAt: now, CreatedBy: by,
+	}
+	v, err = s.Store.CreateDatasetVersion(ctx, v)
+	if err != nil {
+		os.RemoveAll(filepath.Join(s.DataDir, rel))
+		return v, nil, err
+	}
+	return v, nil, nil
 }

@@ -211,3 +211,16 @@ func (c *Client) TransformRow(ctx context.Context, ws, ref string, n int, row js
 	err := c.do(ctx, "POST", versionPath(ws, ref, n, "/transform"), nil, TransformRequest{Row: row}, &out)
 	return out.Row, err
 }
+
+// ImportDataset makes the next version from a URL or a database query.
+func (c *Client) ImportDataset(ctx context.Context, ws, name string, req ImportRequest) (DatasetVersionView, error) {
+	var v DatasetVersionView
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = streamingClient // a large import takes longer than the default timeout
+	}
+	cc := *c
+	cc.HTTPClient = hc
+	err := cc.do(ctx, "POST", datasetPath(ws, name, "/import"), nil, req, &v)
+	return v, err
+}

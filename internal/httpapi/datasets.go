@@ -28,6 +28,8 @@ type DatasetService interface {
 	Preview(ctx context.Context, v joule.DatasetVersion, limit, offset int64) (joule.DatasetRows, error)
 	Rejects(ctx context.Context, v joule.DatasetVersion, limit, offset int64) ([]joule.Reject, error)
 	Export(ctx context.Context, v joule.DatasetVersion, format string, w io.Writer) error
+	// Import makes the next version from an http(s) URL or a database query.
+	Import(ctx context.Context, workspaceID, name, from, query string, opt joule.IngestOptions, by string) (joule.DatasetVersion, []joule.Reject, error)
 	// SubmitRecipe checks a recipe and queues the job of kind recipe that
 	// applies it.
 	SubmitRecipe(ctx context.Context, workspaceID, ref string, n int, recipe json.RawMessage, by string) (joule.Job, error)
@@ -35,6 +37,15 @@ type DatasetService interface {
 	RegisterVersion(ctx context.Context, workspaceID, ref string, v joule.DatasetVersion, by string) (joule.DatasetVersion, error)
 	// Transform applies the fitted recipe that made a version to one row.
 	Transform(ctx context.Context, workspaceID, ref string, n int, row json.RawMessage) (map[string]any, error)
+}
+
+// ImportRequest is the body of POST …/datasets/{dataset}/import.
+type ImportRequest struct {
+	// From is an http(s) URL of a file, or a postgres:// or mysql:// URL.
+	From string `json:"from"`
+	// Query selects the rows of a database source.
+	Query   string              `json:"query,omitempty"`
+	Options joule.IngestOptions `json:"options"`
 }
 
 // ApplyRecipeRequest is the body of POST …/datasets/{dataset}/recipes.
@@ -99,6 +110,8 @@ func (s *Server) datasetRoutes() []Route {
 			Query: upload, Response: DatasetVersionView{}, Status: http.StatusCreated, MaxBody: MaxUploadBytes, handle: s.uploadDataset},
 		{Method: "POST", Path: ds + "/{dataset}/ingest", Summary: "Ingest a file on the server's disk as the dataset's next version (workspace admins only).", Role: joule.RoleAdmin, Workspace: true, Audit: "dataset.ingest",
 			Request: IngestPathRequest{}, Response: DatasetVersionView{}, Status: http.StatusCreated, handle: s.ingestPath},
+		{Method: "POST", Path: ds + "/{dataset}/import", Summary: "Import the next version from an http(s) URL or a PostgreSQL/MySQL query (workspace admins; URLs to private addresses only where the server allows them).", Role: joule.RoleAdmin, Workspace: true, Audit: "dataset.import",
+			Request: ImportRequest{}, Response: DatasetVersionView{}, Status: http.StatusCreated, handle: s.importDataset},
 		{Method: "GET", Path: ds + "/{dataset}/versions", Summary: "List a dataset's versions, oldest first.", Role: joule.RoleViewer, Workspace: true, Query: paging, Response: Page[joule.DatasetVersion]{}, handle: s.listDatasetVersions},
 		{Method: "GET", Path: ver, Summary: "Get one version (a number or latest) with its profile.", Role: joule.RoleViewer, Workspace: true, Response: DatasetVersionView{}, handle: s.getDatasetVersion},
 		{Method: "GET", Path: ver + "/preview", Summary: "Rows of a version.", Role: joule.RoleViewer, Workspace: true, Query: rows, Response: joule.DatasetRows{}, handle: s.previewDataset},
@@ -472,5 +485,27 @@ func (s *Server) transformRow(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	writeJSON(w, http.StatusOK, TransformResponse{Row: row})
+	return nil
+}
+
+func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) error {
+	svc, err := s.datasets()
+	if err != nil {
+		return err
+	}
+	var req ImportRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.From == "" {
+		return errField("from", "required")
+	}
+	name := r.PathValue("dataset")
+	v, rejects, err := svc.Import(r.Context(), c.workspace.ID, name, req.From, req.Query, req.Options, c.principal.TokenID)
+	if err != nil {
+		return err
+	}
+	c.resource, c.detail = v.ID, fmt.Sprintf("dataset=%s version=%d rows=%d source=%s", name, v.Version, v.Rows, v.Source)
+	writeJSON(w, http.StatusCreated, DatasetVersionView{Name: name, DatasetVersion: v, FirstRejects: rejects})
 	return nil
 }
