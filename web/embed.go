@@ -90,7 +90,7 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 // pageNames are the templates under templates/ that render whole pages;
 // each is parsed together with layout.html.
-var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html"}
+var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html", "datasets.html", "dataset.html"}
 
 // parseTemplates parses every page with the shared layout and functions.
 func (c *Console) parseTemplates() (map[string]*template.Template, error) {
@@ -101,6 +101,8 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		"gib":    func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<30), 'f', 1, 64) + " GiB" },
 		"pct":    func(f float64) string { return chart.FormatValue(f*100) + " %" },
 		"bytes":  humanBytes,
+		"fmtF":   fmtF,
+		"corr":   corrCell,
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"

@@ -119,6 +119,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Status:       status,
 		SessionKey:   sessionKey,
 		JobDir:       func(id string) string { return compute.JobDir(cfg.DataDir, id) },
+		Datasets:     datasets,
 		Logger:       logger.With("subsystem", "console"),
 	})
 	if err != nil {
