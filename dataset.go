@@ -253,7 +253,7 @@ type IngestOptions struct {
 	// MaxRejectRatio fails the ingest, writing nothing, when more than this
 	// fraction of the rows is rejected. nil: no limit.
 	MaxRejectRatio *float64 `json:"max_reject_ratio,omitempty"`
-	// InferRows is how many rows type inference reads (default 100,000;
+	// InferRows is how many rows type inference reads (default 20,480;
 	// -1: all).
 	InferRows int `json:"infer_rows,omitempty"`
 }

@@ -56,6 +56,12 @@ const (
 // over opt.MaxRejectRatio it returns an EINVALID error and leaves nothing
 // in dir. Errors about the input are EINVALID and say what is wrong.
 func Ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions) (IngestResult, error) {
+	return ingest(ctx, cfg, src, dir, opt, true)
+}
+
+// ingest is Ingest, with the profile optional (the scale benchmark times it
+// apart).
+func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions, withProfile bool) (IngestResult, error) {
 	if err := opt.Validate(); err != nil {
 		return IngestResult{}, err
 	}
@@ -146,8 +152,10 @@ func Ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
 		return res, err
 	}
-	if res.Profile, err = profile(ctx, d, dataPath, res.Columns); err != nil {
-		return res, err
+	if withProfile {
+		if res.Profile, err = profile(ctx, d, dataPath, res.Columns); err != nil {
+			return res, err
+		}
 	}
 	fi, err := os.Stat(dataPath)
 	if err != nil {
@@ -283,45 +291,43 @@ func readCSV(src string, o CSVOptions, names, types []string, rejects bool) stri
 	return "read_csv(" + lit(src) + ", " + csvArgs(o) + ", columns = {" + strings.Join(cols, ", ") + "}" + extra + ")"
 }
 
+// DefaultInferRows is how many rows type inference reads by default (as
+// many as DuckDB's own sniffer samples).
+const DefaultInferRows = 20_480
+
 // inferCSV reads the header (or counts the columns) and infers each
 // column's type from up to opt.InferRows rows read as text: the first of
 // boolean, integer, float, date and timestamp that at least 95% of the
 // non-null values fit, else string. Integer needs every number to be whole.
 // Values that do not fit the chosen type are rejected at ingest.
 func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt IngestOptions) ([]string, []string, error) {
-	args := fmt.Sprintf("auto_detect = true, all_varchar = true, ignore_errors = true, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, null_padding = false",
-		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding))
-	reader := "read_csv(" + lit(src) + ", " + args + ")"
-	names, _, err := d.describe(ctx, reader)
+	names, err := csvHeader(src, o)
 	if err != nil {
-		return nil, nil, readError(src, FormatCSV, err)
+		return nil, nil, err
 	}
-	if o.Header == "false" {
-		for i := range names {
-			names[i] = fmt.Sprintf("column%d", i)
-		}
+	cols := make([]string, len(names))
+	for i := range names {
+		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
 	}
+	args := fmt.Sprintf("auto_detect = false, ignore_errors = true, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, columns = {%s}",
+		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding), strings.Join(cols, ", "))
+	reader := "read_csv(" + lit(src) + ", " + args + ")"
 	if err := checkColumns(names, opt); err != nil {
 		return nil, nil, err
 	}
 	limit := opt.InferRows
 	if limit == 0 {
-		limit = 100_000
+		limit = DefaultInferRows
 	}
 	sample := "(SELECT * FROM " + reader + ")"
 	if limit > 0 {
 		sample = fmt.Sprintf("(SELECT * FROM %s LIMIT %d)", reader, limit)
 	}
-	// Rename to c0, c1, … so odd header names need no care below.
-	var renames []string
-	for i := range names {
-		renames = append(renames, fmt.Sprintf("#%d AS c%d", i+1, i))
-	}
 	nulls := make([]string, len(nullTokens))
 	for i, t := range nullTokens {
 		nulls[i] = lit(t)
 	}
-	base := "(SELECT " + nullify(len(names), nulls) + " FROM (SELECT " + strings.Join(renames, ", ") + " FROM " + sample + "))"
+	base := "(SELECT " + nullify(len(names), nulls) + " FROM " + sample + ")"
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
 		return nil, nil, readError(src, FormatCSV, err)
 	}
@@ -374,6 +380,64 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		}
 	}
 	return names, types, nil
+}
+
+// csvHeader returns the column names of a delimited file: its first line
+// when it has a header (empty names become columnN), else column0, column1,
+// … as many as the most common number of fields in the first lines.
+func csvHeader(src string, o CSVOptions) ([]string, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	buf := make([]byte, 256<<10)
+	n, _ := io.ReadFull(f, buf)
+	text := buf[:n]
+	switch o.Encoding {
+	case "latin-1":
+		text = latin1ToUTF8(text)
+	case "utf-16":
+		text = utf16ToUTF8(text)
+	}
+	text = bytes.TrimPrefix(text, []byte("\xef\xbb\xbf"))
+	if n == len(buf) {
+		if i := bytes.LastIndexByte(text, '\n'); i > 0 {
+			text = text[:i+1]
+		}
+	} else if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	lines := sampleLines(text)
+	if len(lines) == 0 {
+		return nil, joule.Errorf(joule.EINVALID, "%s: no lines to read", filepath.Base(src))
+	}
+	if o.Header == "true" {
+		names := splitLine(lines[0], o.Delimiter[0], o.Quote[0])
+		for i, name := range names {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				name = fmt.Sprintf("column%d", i)
+			}
+			names[i] = name
+		}
+		return names, nil
+	}
+	counts := map[int]int{}
+	for _, l := range lines {
+		counts[len(splitLine(l, o.Delimiter[0], o.Quote[0]))]++
+	}
+	mode, modeN := 0, 0
+	for k, c := range counts {
+		if c > modeN || c == modeN && k > mode {
+			mode, modeN = k, c
+		}
+	}
+	names := make([]string, mode)
+	for i := range names {
+		names[i] = fmt.Sprintf("column%d", i)
+	}
+	return names, nil
 }
 
 // nullify maps the null tokens of columns c0… to NULL.
@@ -549,40 +613,28 @@ func invalidUTF8Lines(src string) ([]int64, error) {
 }
 
 // hashParquet returns "sha256:" and the digest of the column names and
-// types and of every row in file order, each row as a JSON array of its
-// values as text. Rows are digested in groups of 65,536 by DuckDB (MD5 of the
-// group), and the group digests in order by SHA-256.
+// types, the row count, and the rows in file order. Each row is its values
+// as text joined by the unit separator (0x1F), a missing value written as
+// 0x1E, prefixed by its position; DuckDB takes the MD5 of every row and
+// XORs them (in parallel and in constant memory, whatever the order it
+// reads them in), and SHA-256 digests the schema, the count and that XOR.
 func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
 	h := sha256.New()
 	for _, c := range cols {
 		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
 	}
-	var vals []string
+	vals := []string{"file_row_number::VARCHAR"}
 	for _, c := range cols {
-		vals = append(vals, "CAST("+ident(c.Name)+" AS VARCHAR)")
+		vals = append(vals, "coalesce(CAST("+ident(c.Name)+" AS VARCHAR), chr(30))")
 	}
-	row := "to_json([" + strings.Join(vals, ", ") + "])::VARCHAR"
-	if len(cols) == 0 {
-		row = "'[]'"
-	}
-	q := "SELECT file_row_number // 65536 AS g, md5(string_agg(" + row + ", chr(10) ORDER BY file_row_number)) FROM read_parquet(" +
-		lit(path) + ", file_row_number = true) GROUP BY 1 ORDER BY 1"
-	rows, err := d.query(ctx, q)
-	if err != nil {
+	q := "SELECT count(*), coalesce(bit_xor(md5_number(concat_ws(chr(31), " + strings.Join(vals, ", ") + "))), 0)::VARCHAR FROM read_parquet(" +
+		lit(path) + ", file_row_number = true)"
+	var n int64
+	var x string
+	if err := d.queryRow(ctx, q).Scan(&n, &x); err != nil {
 		return "", fmt.Errorf("hash: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var g int64
-		var sum string
-		if err := rows.Scan(&g, &sum); err != nil {
-			return "", fmt.Errorf("hash: %w", err)
-		}
-		fmt.Fprintf(h, "%d:%s\n", g, sum)
-	}
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("hash: %w", err)
-	}
+	fmt.Fprintf(h, "rows %d\nxor %s\n", n, x)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
