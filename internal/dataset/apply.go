@@ -22,6 +22,24 @@ import (
 // input, so that every step keeps file order.
 const rowCol = "__row"
 
+// lockDown stops the DuckDB database from touching any file outside dir
+// ("" for none), and its configuration from changing: filter and sql steps
+// run the recipe author's SQL, which must not read or write the server's
+// files.
+func lockDown(ctx context.Context, d *duck, dir string) error {
+	var stmts []string
+	if dir != "" {
+		stmts = append(stmts, "SET allowed_directories = ["+lit(dir)+"]")
+	}
+	stmts = append(stmts, "SET enable_external_access = false", "SET lock_configuration = true")
+	for _, q := range stmts {
+		if _, err := d.exec(ctx, q); err != nil {
+			return fmt.Errorf("lock down duckdb: %w", err)
+		}
+	}
+	return nil
+}
+
 // runner applies a recipe's steps to temporary tables t0, t1, … in d.
 type runner struct {
 	d   *duck
@@ -781,6 +799,9 @@ func Apply(ctx context.Context, cfg EngineConfig, src string, cols []joule.Datas
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE t0 AS SELECT file_row_number AS "+rowCol+", * EXCLUDE (file_row_number) FROM read_parquet("+lit(src)+", file_row_number = true) ORDER BY "+rowCol); err != nil {
 		return ApplyResult{}, fmt.Errorf("apply recipe: %w", err)
 	}
+	if err := lockDown(ctx, d, dir); err != nil {
+		return ApplyResult{}, err
+	}
 	r := &runner{d: d, fit: true, table: "t0", tmp: dir}
 	if err := r.run(ctx, &rec); err != nil {
 		return ApplyResult{}, err
@@ -833,6 +854,9 @@ func Check(ctx context.Context, cfg EngineConfig, src string, rec Recipe) error 
 		return fmt.Errorf("check recipe: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	if err := lockDown(ctx, d, tmp); err != nil {
+		return err
+	}
 	r := &runner{d: d, fit: true, table: "t0", tmp: tmp}
 	return r.run(ctx, &rec)
 }
@@ -926,7 +950,10 @@ func TransformRow(ctx context.Context, cfg EngineConfig, cols []joule.DatasetCol
 		return nil, fmt.Errorf("transform row: %w", err)
 	}
 	rec = cloneRecipe(rec)
-	r := &runner{d: d, fit: false, one: true, table: "t0", tmp: os.TempDir()}
+	if err := lockDown(ctx, d, ""); err != nil {
+		return nil, err
+	}
+	r := &runner{d: d, fit: false, one: true, table: "t0"}
 	if err := r.run(ctx, &rec); err != nil {
 		return nil, err
 	}

@@ -333,6 +333,9 @@ func TestRecipeErrors(t *testing.T) {
 		{`steps: [{cast: {city: integer}}]`, `step 1 (cast): column "city": 40 values cannot be cast to integer, e.g.`},
 		{`steps: [{standardize: {columns: [city]}}]`, `step 1 (standardize): column "city" is string, not numeric`},
 		{`steps: [{filter: "nope > 1"}]`, `step 1 (filter):`},
+		// The recipe's SQL cannot reach the server's files.
+		{`steps: [{sql: "SELECT * FROM read_csv('/etc/passwd')"}]`, `step 1 (sql): Permission Error`},
+		{`steps: [{filter: "true; COPY (SELECT 1) TO '/tmp/joule-escape.csv'"}]`, `step 1 (filter):`},
 		{`steps: [{impute: {columns: [amount], strategy: mode}}, {rename: {id: city}}]`, `step 2 (rename): column "id": "city" is taken`},
 		{`steps: [{drop: [city]}, {onehot: {columns: [city]}}]`, `step 2 (onehot): column "city" not found`},
 	} {
