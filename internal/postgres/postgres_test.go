@@ -244,6 +244,7 @@ func TestUpgradeTo003(t *testing.T) {
 	// Back to the schema before 003.
 	mustExec(t, dsn, "ALTER TABLE jobs DROP COLUMN energy")
 	mustExec(t, dsn, "ALTER TABLE job_attempts DROP COLUMN energy")
+	mustExec(t, dsn, "DROP TABLE dataset_versions, datasets") // 004_datasets
 	mustExec(t, dsn, "DELETE FROM schema_migrations WHERE version >= 3")
 
 	db, err = postgres.Open(ctx, dsn)

@@ -266,6 +266,8 @@ func TestUpgradeTo003(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE jobs DROP COLUMN energy",
 		"ALTER TABLE job_attempts DROP COLUMN energy",
+		"DROP TABLE dataset_versions", // 004_datasets
+		"DROP TABLE datasets",
 		"DELETE FROM schema_migrations WHERE version >= 3",
 	} {
 		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {
