@@ -70,7 +70,26 @@ type datasetView struct {
 type columnView struct {
 	joule.ColumnProfile
 	Role      string
+	TopText   string // the three most frequent values, numbers shortened
 	Histogram template.HTML
+}
+
+// topText lists up to three top values with their counts.
+func topText(cp joule.ColumnProfile) string {
+	var parts []string
+	for i, t := range cp.Top {
+		if i == 3 {
+			break
+		}
+		v := t.Value
+		if cp.Type == joule.TypeFloat {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				v = chart.FormatValue(f)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", v, t.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtF(f *float64) string {
@@ -139,7 +158,7 @@ func (c *Console) datasetPage(w http.ResponseWriter, r *http.Request) {
 	if prof := v.Version.Profile; prof != nil {
 		v.Corr, v.Balance, v.Target = prof.Correlations, prof.TargetBalance, prof.Target
 		for i, cp := range prof.Columns {
-			cv := columnView{ColumnProfile: cp, Role: roles[cp.Name]}
+			cv := columnView{ColumnProfile: cp, Role: roles[cp.Name], TopText: topText(cp)}
 			if len(cp.Histogram) > 0 && i < maxHistograms {
 				var b bytes.Buffer
 				bars := make([]chart.Item, len(cp.Histogram))
