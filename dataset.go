@@ -213,7 +213,10 @@ type DatasetStore interface {
 // CSVOptions says how to read a delimited text file. Zero fields are
 // sniffed; set fields override the sniffer.
 type CSVOptions struct {
-	Delimiter string `json:"delimiter,omitempty"` // one character: , ; \t | or space
+	// Delimiter is one ASCII character (such as , ; \t | or a space), or
+	// "whitespace": fields separated by runs of spaces and tabs, as in
+	// space-aligned files.
+	Delimiter string `json:"delimiter,omitempty"`
 	Quote     string `json:"quote,omitempty"`     // one character, usually "
 	// Header is "true", "false" or "" (sniff).
 	Header   string `json:"header,omitempty"`
@@ -222,10 +225,10 @@ type CSVOptions struct {
 
 // Validate checks the overrides a caller set.
 func (o CSVOptions) Validate() error {
-	if o.Delimiter != "" && (utf8.RuneCountInString(o.Delimiter) != 1 || o.Delimiter == "\n" || o.Delimiter == "\r" || o.Delimiter == `"`) {
-		return Errorf(EINVALID, "delimiter: %q must be one character other than a quote or a line break", o.Delimiter)
+	if o.Delimiter != "" && o.Delimiter != "whitespace" && (len(o.Delimiter) != 1 || o.Delimiter[0] >= utf8.RuneSelf || o.Delimiter == "\n" || o.Delimiter == "\r" || o.Delimiter == `"`) {
+		return Errorf(EINVALID, "delimiter: %q must be one ASCII character other than a quote or a line break, or whitespace", o.Delimiter)
 	}
-	if o.Quote != "" && (len(o.Quote) != 1 || o.Quote == o.Delimiter || o.Quote == "\n") {
+	if o.Quote != "" && (len(o.Quote) != 1 || o.Quote[0] >= utf8.RuneSelf || o.Quote == o.Delimiter || o.Quote == "\n" || o.Quote == "\r") {
 		return Errorf(EINVALID, "quote: %q must be one ASCII character that is not the delimiter", o.Quote)
 	}
 	switch o.Header {

@@ -84,7 +84,7 @@ type ingestFlags struct {
 func (f *ingestFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "", "csv, tsv, json, jsonl or parquet (default: from the file name or its content)")
-	fl.StringVar(&f.delimiter, "delimiter", "", `CSV delimiter, e.g. ";" or "\t" (default: sniffed)`)
+	fl.StringVar(&f.delimiter, "delimiter", "", `CSV delimiter: one character such as ";" or "\t", or "whitespace" for space-aligned files (default: sniffed)`)
 	fl.StringVar(&f.quote, "quote", "", "CSV quote character (default: sniffed)")
 	fl.StringVar(&f.header, "header", "", "whether the first line names the columns: true or false (default: sniffed)")
 	fl.StringVar(&f.encoding, "encoding", "", "utf-8, utf-16 or latin-1 (default: sniffed)")

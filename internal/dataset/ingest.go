@@ -97,7 +97,17 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		if err != nil {
 			return res, err
 		}
-		res.CSV = &csvOpt
+		sniffed := csvOpt
+		res.CSV = &sniffed
+		if csvOpt.Delimiter == Whitespace {
+			norm := filepath.Join(dir, "whitespace.tsv")
+			if err := normalizeFile(src, norm); err != nil {
+				return res, err
+			}
+			defer os.Remove(norm)
+			src = norm
+			csvOpt.Delimiter = "\t"
+		}
 		names, types, err = inferCSV(ctx, d, src, csvOpt, opt)
 		if err != nil {
 			return res, err
@@ -257,6 +267,41 @@ func sniffFile(src string, o CSVOptions, tsv bool) (CSVOptions, error) {
 		sample = append(sample, '\n') // the whole file: its last line is complete
 	}
 	return Sniff(sample, o), nil
+}
+
+// normalizeFile rewrites a space-aligned file with one tab between the
+// fields of each line, line for line.
+func normalizeFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("normalize: %w", err)
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	w := bufio.NewWriterSize(out, 1<<20)
+	for sc.Scan() {
+		for i, f := range bytes.Fields(sc.Bytes()) {
+			if i > 0 {
+				w.WriteByte('\t')
+			}
+			w.Write(f)
+		}
+		w.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		out.Close()
+		return joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	if err := w.Flush(); err != nil {
+		out.Close()
+		return fmt.Errorf("normalize: %w", err)
+	}
+	return out.Close()
 }
 
 // csvReader returns the read_csv call for a file read with o.

@@ -32,6 +32,7 @@ func TestIngestRowCounts(t *testing.T) {
 		columns int
 	}{
 		{"finance/german.data", 1000, 21},
+		{"finance/german.data-numeric", 1000, 25}, // space-aligned
 		{"finance/UCI_Credit_Card.csv", 30000, 25},
 		{"healthcare/wdbc.data", 569, 32},
 		{"healthcare/processed.cleveland.data", 303, 14},

@@ -28,7 +28,7 @@ func TestProfileMatchesPandas(t *testing.T) {
 		t.Skip("python3 with pandas not found: skipping the pandas comparison")
 	}
 	for _, file := range []string{
-		"finance/german.data", "finance/UCI_Credit_Card.csv", "healthcare/wdbc.data", "healthcare/processed.cleveland.data",
+		"finance/german.data", "finance/german.data-numeric", "finance/UCI_Credit_Card.csv", "healthcare/wdbc.data", "healthcare/processed.cleveland.data",
 		"energy/ENB2012_data.csv", "energy/ETTh1.csv", "energy/tetuan_city_power_consumption.csv", "retail/rating_final.csv",
 	} {
 		t.Run(file, func(t *testing.T) {
@@ -43,8 +43,12 @@ func TestProfileMatchesPandas(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			sep := res.CSV.Delimiter
+			if sep == Whitespace {
+				sep = `\s+`
+			}
 			out, err := exec.CommandContext(t.Context(), python, "../../scripts/profile_compare.py", p, src,
-				"--sep", res.CSV.Delimiter, "--header", res.CSV.Header).CombinedOutput()
+				"--sep", sep, "--header", res.CSV.Header).CombinedOutput()
 			if err != nil {
 				t.Errorf("profile_compare.py %s: %v\n%s", file, err, out)
 			}

@@ -12,6 +12,40 @@ import (
 // CSVOptions says how to read a delimited text file (see joule.CSVOptions).
 type CSVOptions = joule.CSVOptions
 
+// Whitespace is the delimiter of space-aligned files: runs of spaces and
+// tabs. Such a file is rewritten with one tab between fields before DuckDB
+// reads it, line for line, so line numbers stay right.
+const Whitespace = "whitespace"
+
+// whitespaceAligned reports whether most lines start with a space or hold
+// runs of spaces: a space-aligned table rather than single-space fields.
+func whitespaceAligned(lines []string) bool {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, " ") || strings.Contains(l, "  ") {
+			n++
+		}
+	}
+	return len(lines) > 0 && n*2 >= len(lines)
+}
+
+// delimOf is the one-byte delimiter DuckDB reads o's file with.
+func delimOf(o CSVOptions) string {
+	if o.Delimiter == Whitespace {
+		return "\t"
+	}
+	return o.Delimiter
+}
+
+// normalizeLines joins each line's whitespace-separated fields with tabs.
+func normalizeLines(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.Join(strings.Fields(l), "\t")
+	}
+	return out
+}
+
 // sniffDelimiters are the delimiters the sniffer tries, in order of
 // preference when they fit equally well.
 var sniffDelimiters = []byte{',', '\t', ';', '|', ' '}
@@ -40,9 +74,15 @@ func Sniff(sample []byte, o CSVOptions) CSVOptions {
 	}
 	if o.Delimiter == "" {
 		o.Delimiter = string(sniffDelimiter(lines, o.Quote[0]))
+		if o.Delimiter == " " && whitespaceAligned(lines) {
+			o.Delimiter = Whitespace
+		}
 	}
 	if o.Header == "" {
-		o.Header = strconv.FormatBool(sniffHeader(lines, o.Delimiter, o.Quote[0]))
+		if o.Delimiter == Whitespace {
+			lines = normalizeLines(lines)
+		}
+		o.Header = strconv.FormatBool(sniffHeader(lines, delimOf(o), o.Quote[0]))
 	}
 	return o
 }

@@ -15,6 +15,7 @@ func TestSniff(t *testing.T) {
 		{"comma no header", "63.0,1.0,?\n67.0,1.0,3.0\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "false", Encoding: "utf-8"}},
 		{"tab", "x\ty\n1\t2\n3\t4\n", CSVOptions{Delimiter: "\t", Quote: `"`, Header: "true", Encoding: "utf-8"}},
 		{"semicolon with decimal commas", "a;b\n1,5;2\n3,5;4\n", CSVOptions{Delimiter: ";", Quote: `"`, Header: "true", Encoding: "utf-8"}},
+		{"space-aligned", "   1   6   4  12\n   2  48   2  60\n", CSVOptions{Delimiter: "whitespace", Quote: `"`, Header: "false", Encoding: "utf-8"}},
 		{"space", "A11 6 A34\nA12 48 A32\n", CSVOptions{Delimiter: " ", Quote: `"`, Header: "false", Encoding: "utf-8"}},
 		{"quoted commas", "name,city\n\"Smith, J\",Oslo\n\"Doe, A\",Rome\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-8"}},
 		{"text only", "a,b\nx,y\n", CSVOptions{Delimiter: ",", Quote: `"`, Header: "true", Encoding: "utf-8"}},
