@@ -70,8 +70,7 @@ func TestSplitMatchesReference(t *testing.T) {
 		file   string
 		filter string // rows the reference drops first
 	}{
-		// The reference reads german.data-numeric; german.data has the same 1000 rows.
-		"finance/german.data-numeric":              {"finance/german.data", ""},
+		"finance/german.data-numeric":              {"finance/german.data-numeric", ""},
 		"finance/UCI_Credit_Card.csv":              {"finance/UCI_Credit_Card.csv", ""},
 		"healthcare/processed.cleveland.data":      {"healthcare/processed.cleveland.data", "column11 IS NOT NULL AND column12 IS NOT NULL"},
 		"healthcare/wdbc.data":                     {"healthcare/wdbc.data", ""},
