@@ -217,7 +217,7 @@ type CSVOptions struct {
 	// "whitespace": fields separated by runs of spaces and tabs, as in
 	// space-aligned files.
 	Delimiter string `json:"delimiter,omitempty"`
-	Quote     string `json:"quote,omitempty"`     // one character, usually "
+	Quote     string `json:"quote,omitempty"` // one character, usually "
 	// Header is "true", "false" or "" (sniff).
 	Header   string `json:"header,omitempty"`
 	Encoding string `json:"encoding,omitempty"` // utf-8, utf-16 or latin-1
