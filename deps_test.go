@@ -18,7 +18,10 @@ var allowedInternal = map[string][]string{
 	// The CLI reaches the server only through the client; `joule sim` and
 	// `joule energy validate` are offline tools that run the simulator and
 	// the estimation model locally.
-	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy"},
+	// `joule dataset recipe-run`, the command of a recipe job, runs the data
+	// engine in the job's own process so that the job's energy is the
+	// recipe's.
+	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy", "internal/dataset"},
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
@@ -28,6 +31,9 @@ var allowedInternal = map[string][]string{
 	// The API computes indicators, targets and reports with package
 	// sustain and replays the simulator's deadline rules.
 	"internal/httpapi": {"internal/sustain", "internal/sim"},
+	// Dataset splits use the model layer's SplitMix64 permutation, so that
+	// indices match the scikit-learn reference.
+	"internal/dataset": {"internal/ml"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.

@@ -36,9 +36,13 @@ func (s JobState) Terminal() bool {
 	return false
 }
 
-// Job kinds. Later capabilities register train, predict and recipe.
+// Job kinds. Later capabilities register train and predict.
 const (
 	JobKindCommand = "command"
+	// JobKindRecipe applies a dataset recipe: its command runs the joule
+	// binary's `dataset recipe-run`, so the work is queued, metered and
+	// audited like any job.
+	JobKindRecipe = "recipe"
 )
 
 // Resources is what a job asks for, or what a node has.
@@ -163,8 +167,8 @@ func (s JobSpec) Validate() error {
 		return err
 	}
 	switch {
-	case s.Kind != JobKindCommand:
-		return Errorf(EINVALID, "kind: %q is not a known job kind (known: %s)", s.Kind, JobKindCommand)
+	case s.Kind != JobKindCommand && s.Kind != JobKindRecipe:
+		return Errorf(EINVALID, "kind: %q is not a known job kind (known: %s, %s)", s.Kind, JobKindCommand, JobKindRecipe)
 	case len(s.Command) == 0 || strings.TrimSpace(s.Command[0]) == "":
 		return Errorf(EINVALID, "command: must not be empty")
 	case len(s.Command) > MaxCommandArgs:

@@ -18,6 +18,7 @@ type Store interface {
 	JobStore
 	EnergyStore
 	SustainStore
+	DatasetStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

@@ -56,6 +56,8 @@ type Config struct {
 	// attempt-<n>.log in it and its artifacts are under output/. nil means
 	// the console shows no logs or artifacts.
 	JobDir func(jobID string) string
+	// Datasets reads dataset previews and rejects; nil shows neither.
+	Datasets DatasetReader
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives internal errors; nil discards them.
@@ -166,6 +168,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /{$}", c.authed(c.overview))
 	m.HandleFunc("GET /audit", c.authed(c.audit))
 	m.HandleFunc("GET /settings", c.authed(c.settings))
+	m.HandleFunc("GET /datasets", c.authed(c.datasetsList))
+	m.HandleFunc("GET /datasets/{name}", c.authed(c.datasetPage))
 	m.HandleFunc("GET /jobs", c.authed(c.jobsList))
 	m.HandleFunc("GET /jobs/{id}", c.authed(c.jobPage))
 	m.HandleFunc("GET /jobs/{id}/log", c.authedJSON(c.jobLog))
@@ -188,7 +192,7 @@ type section struct {
 
 var sections = []section{
 	{"/", "Overview", ""},
-	{"/datasets", "Datasets", "Datasets you ingest, profile, clean and version, with their schemas, sizes, splits and the energy each step spent."},
+	{"/datasets", "Datasets", ""},
 	{"/jobs", "Jobs", ""},
 	{"/models", "Models", "The model registry: versions, lineage back to datasets and jobs, metrics and model cards, including the energy it took to train each version."},
 	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},

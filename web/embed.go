@@ -91,7 +91,7 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 // pageNames are the templates under templates/ that render whole pages;
 // each is parsed together with layout.html.
-var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html", "energy.html"}
+var pageNames = []string{"login.html", "overview.html", "audit.html", "settings.html", "soon.html", "error.html", "jobs.html", "job.html", "energy.html", "datasets.html", "dataset.html"}
 
 // parseTemplates parses every page with the shared layout and functions.
 func (c *Console) parseTemplates() (map[string]*template.Template, error) {
@@ -123,6 +123,8 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 			}
 			return m, nil
 		},
+		"fmtF":   fmtF,
+		"corr":   corrCell,
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"

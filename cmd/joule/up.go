@@ -22,6 +22,7 @@ import (
 	"github.com/joule-dev/joule/internal/auth"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/dataset"
 	"github.com/joule-dev/joule/internal/httpapi"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
@@ -137,6 +138,13 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	defer monitor.Stop()
 	jobs := &compute.Service{Store: store, DataDir: cfg.DataDir, Wake: dispatcher.Wake}
+	exe, err := os.Executable()
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("find the joule binary for recipe jobs: %w", err)
+	}
+	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit,
+		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {
@@ -153,6 +161,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Status:       status,
 		SessionKey:   sessionKey,
 		JobDir:       func(id string) string { return compute.JobDir(cfg.DataDir, id) },
+		Datasets:     datasets,
 		Logger:       logger.With("subsystem", "console"),
 	})
 	if err != nil {
@@ -163,6 +172,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Authenticate: authn.Authenticate,
 		Status:       status,
 		Jobs:         jobs,
+		Datasets:     datasets,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

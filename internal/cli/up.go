@@ -49,6 +49,9 @@ type UpConfig struct {
 	AlertThresholds string `yaml:"alert_thresholds"`
 
 	Energy EnergyConfig `yaml:",inline"`
+	// AllowPrivateURLs lets dataset URL imports reach loopback, link-local
+	// and private addresses.
+	AllowPrivateURLs bool `yaml:"allow_private_urls"`
 }
 
 // Defaults for UpConfig.
@@ -170,12 +173,13 @@ it prints once and writes to DATA_DIR/admin.token (mode 0600).
 
 Settings come from flags, then JOULE_* environment variables (JOULE_DATA_DIR,
 JOULE_LISTEN, JOULE_STORE, JOULE_LOG_FORMAT, JOULE_LOG_LEVEL, JOULE_NODE_NAME,
-JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST, JOULE_ON_IDLE, …), then a YAML config file (--config
-or JOULE_CONFIG_FILE; keys data_dir, listen, store, log_format, log_level,
-node_name, carbon_zone, carbon_forecast, on_idle, on_wake, idle_after,
-min_dwell), then defaults. The energy, carbon
-and cost settings (powercap_root, hwmon_root, …) follow the same order;
-docs/operations.md lists them.`,
+JOULE_CARBON_ZONE, JOULE_CARBON_FORECAST, JOULE_ON_IDLE, JOULE_ALLOW_PRIVATE_URLS,
+…), then a YAML config file (--config or JOULE_CONFIG_FILE; keys data_dir,
+listen, store, log_format, log_level, node_name, carbon_zone,
+carbon_forecast, on_idle, on_wake, idle_after, min_dwell,
+allow_private_urls), then defaults. The energy, carbon and cost settings
+(powercap_root, hwmon_root, …) follow the same order; docs/operations.md
+lists them.`,
 		Example: `  joule up
   joule up --data-dir /var/lib/joule --listen :8080
   joule up --store postgres://joule@db.internal:5432/joule?sslmode=require
@@ -210,6 +214,7 @@ docs/operations.md lists them.`,
 	f.StringVar(&flags.AlertThresholds, "alert-threshold", "", "indicator alert rules, comma-separated: emissions_kg>50@24h,pue>1.6@168h")
 	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")
 	addEnergyFlags(f)
+	f.BoolVar(&flags.AllowPrivateURLs, "allow-private-urls", false, "let dataset URL imports reach loopback, link-local and private addresses")
 	f.StringVar(&configFile, "config", "", "YAML config file")
 	return cmd
 }
@@ -249,6 +254,10 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		AlertSecretFile: pick("alert-secret-file", "JOULE_ALERT_SECRET_FILE", file.AlertSecretFile),
 		AlertThresholds: pick("alert-threshold", "JOULE_ALERT_THRESHOLDS", file.AlertThresholds),
 		Energy:          m.energyConfig(cmd, file.Energy),
+	}
+	cfg.AllowPrivateURLs = file.AllowPrivateURLs || m.getenv("JOULE_ALLOW_PRIVATE_URLS") == "true"
+	if cmd.Flags().Changed("allow-private-urls") {
+		cfg.AllowPrivateURLs = flags.AllowPrivateURLs
 	}
 	for _, name := range []string{"data-dir", "listen", "store", "log-format", "log-level"} {
 		if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {

@@ -39,6 +39,8 @@ type Route struct {
 	Status   int
 	// Raw marks a route whose response is not JSON (metrics).
 	Raw bool
+	// MaxBody overrides Config.MaxBodyBytes for this route (uploads).
+	MaxBody int64
 
 	handle func(w http.ResponseWriter, r *http.Request, c *call) error
 }
@@ -150,7 +152,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		err := s.authorize(r, rt, c)
 		if err == nil {
-			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(sw, r.Body, cmp.Or(rt.MaxBody, s.cfg.MaxBodyBytes))
 			err = rt.handle(sw, r, c)
 		}
 		if err != nil {

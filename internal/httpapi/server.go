@@ -32,6 +32,8 @@ type Config struct {
 	// Jobs changes jobs and schedules. nil: job routes that change things
 	// answer 503.
 	Jobs JobService
+	// Datasets keeps datasets. nil: dataset routes that need it answer 503.
+	Datasets DatasetService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -117,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes()) {
+	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

@@ -247,6 +247,7 @@ func TestUpgradeTo003(t *testing.T) {
 	mustExec(t, dsn, "DROP TABLE sustain_target_history, sustain_objects, sustain_series") // 008_sustain
 	mustExec(t, dsn, "ALTER TABLE jobs DROP COLUMN shift")                                 // 007_shift
 	mustExec(t, dsn, "DROP TABLE power_samples, energy_rollups")                           // 005_energy
+	mustExec(t, dsn, "DROP TABLE dataset_versions, datasets")                              // 004_datasets
 	mustExec(t, dsn, "DELETE FROM schema_migrations WHERE version >= 3")
 
 	db, err = postgres.Open(ctx, dsn)

@@ -272,6 +272,8 @@ func TestUpgradeTo003(t *testing.T) {
 		"ALTER TABLE jobs DROP COLUMN shift", // 007_shift
 		"DROP TABLE power_samples",           // 005_energy
 		"DROP TABLE energy_rollups",
+		"DROP TABLE dataset_versions", // 004_datasets
+		"DROP TABLE datasets",
 		"DELETE FROM schema_migrations WHERE version >= 3",
 	} {
 		if _, err := mustOpenRaw(t, path).ExecContext(ctx, q); err != nil {

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 	tests = append(tests, jobTests...)
 	tests = append(tests, energyTests...)
 	tests = append(tests, sustainTests...)
+	tests = append(tests, datasetTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,695 @@
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/joule-dev/joule"
+)
+
+// Formats Ingest reads.
+const (
+	FormatCSV     = "csv"
+	FormatJSON    = "json"
+	FormatJSONL   = "jsonl"
+	FormatParquet = "parquet"
+)
+
+// IngestOptions are the caller's choices for one ingest (see joule.IngestOptions).
+type IngestOptions = joule.IngestOptions
+
+// IngestResult is what an ingest wrote and learned.
+type IngestResult struct {
+	Format       string                `json:"format"`
+	CSV          *CSVOptions           `json:"csv,omitempty"` // how a delimited file was read
+	Columns      []joule.DatasetColumn `json:"columns"`
+	Rows         int64                 `json:"rows"`
+	RejectedRows int64                 `json:"rejected_rows"`
+	Bytes        int64                 `json:"bytes"`
+	Hash         string                `json:"hash"`
+	Profile      *joule.DatasetProfile `json:"profile"`
+	// FirstRejects are up to 10 rejects, for the summary.
+	FirstRejects []joule.Reject `json:"first_rejects,omitempty"`
+}
+
+// File names inside a version's directory.
+const (
+	DataFile    = "data.parquet"
+	RejectsFile = "rejects.parquet"
+)
+
+// Ingest reads the file at src into dir (which it creates): data.parquet
+// with the rows it could read, and rejects.parquet when some could not. It
+// returns the schema, counts, hash and profile. When the reject ratio is
+// over opt.MaxRejectRatio it returns an EINVALID error and leaves nothing
+// in dir. Errors about the input are EINVALID and say what is wrong.
+func Ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions) (IngestResult, error) {
+	return ingest(ctx, cfg, src, dir, opt, true)
+}
+
+// ingest is Ingest, with the profile optional (the scale benchmark times it
+// apart).
+func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions, withProfile bool) (IngestResult, error) {
+	if err := opt.Validate(); err != nil {
+		return IngestResult{}, err
+	}
+	format, err := detectFormat(src, opt.Format)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(filepath.Join(dir, DataFile))
+			os.Remove(filepath.Join(dir, RejectsFile))
+			os.Remove(dir)
+		}
+	}()
+	d, err := openDuck(ctx, cfg)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer d.close()
+
+	res := IngestResult{Format: format}
+	dataPath := filepath.Join(dir, DataFile)
+	var from string // a DuckDB table expression with the final columns
+	var types []string
+	var names []string
+	switch format {
+	case FormatCSV:
+		csvOpt, err := sniffFile(src, opt.CSV, format == "tsv" || opt.Format == "tsv")
+		if err != nil {
+			return res, err
+		}
+		sniffed := csvOpt
+		res.CSV = &sniffed
+		if csvOpt.Delimiter == Whitespace {
+			norm := filepath.Join(dir, "whitespace.tsv")
+			if err := normalizeFile(src, norm); err != nil {
+				return res, err
+			}
+			defer os.Remove(norm)
+			src = norm
+			csvOpt.Delimiter = "\t"
+		}
+		names, types, err = inferCSV(ctx, d, src, csvOpt, opt)
+		if err != nil {
+			return res, err
+		}
+		from = readCSV(src, csvOpt, names, types, true)
+	default:
+		reader := "read_parquet(" + lit(src) + ")"
+		switch format {
+		case FormatJSON:
+			reader = "read_json(" + lit(src) + ", format = 'array')"
+		case FormatJSONL:
+			reader = "read_json(" + lit(src) + ", format = 'newline_delimited')"
+		}
+		var dtypes []string
+		names, dtypes, err = d.describe(ctx, reader)
+		if err != nil {
+			return res, readError(src, format, err)
+		}
+		types = make([]string, len(names))
+		for i, t := range dtypes {
+			types[i] = jouleType(t)
+			if o, ok := opt.Types[names[i]]; ok {
+				types[i] = o
+			}
+		}
+		if err := checkColumns(names, opt); err != nil {
+			return res, err
+		}
+		from = "(SELECT " + castList(names, types, dtypes) + " FROM " + reader + ")"
+	}
+
+	var rows int64
+	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&rows); err != nil {
+		return res, readError(src, format, err)
+	}
+	res.Rows = rows
+	if format == FormatCSV {
+		if err := collectRejects(ctx, d, src, res.CSV.Encoding, filepath.Join(dir, RejectsFile), &res); err != nil {
+			return res, err
+		}
+		if r := opt.MaxRejectRatio; r != nil && res.RejectedRows > 0 {
+			total := res.Rows + res.RejectedRows
+			if float64(res.RejectedRows) > *r*float64(total) {
+				return res, rejectRatioError(res, total, *r)
+			}
+		}
+	}
+	if res.Rows == 0 && res.RejectedRows == 0 && len(names) == 0 {
+		return res, joule.Errorf(joule.EINVALID, "%s: no columns found", filepath.Base(src))
+	}
+	res.Columns = columnsWithRoles(names, types, opt.Roles)
+	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
+		return res, err
+	}
+	if withProfile {
+		if res.Profile, err = profile(ctx, d, dataPath, res.Columns); err != nil {
+			return res, err
+		}
+	}
+	fi, err := os.Stat(dataPath)
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
+	}
+	res.Bytes = fi.Size()
+	ok = true
+	return res, nil
+}
+
+func rejectRatioError(res IngestResult, total int64, limit float64) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d rows rejected (%.2f%%), over the max reject ratio %g: nothing was written", res.RejectedRows, total,
+		100*float64(res.RejectedRows)/float64(total), limit)
+	for i, r := range res.FirstRejects {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&b, "; line %d: %s", r.Line, r.Reason)
+	}
+	return joule.Errorf(joule.EINVALID, "%s", b.String())
+}
+
+// readError turns a DuckDB error about the input into an EINVALID error.
+func readError(src, format string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "\n\n"); i > 0 {
+		msg = msg[:i]
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
+	}
+	return &joule.Error{Code: joule.EINVALID, Message: fmt.Sprintf("%s: cannot read as %s: %s", filepath.Base(src), format, msg), Err: err}
+}
+
+// detectFormat takes the caller's format, else the file name's extension,
+// else the first bytes.
+func detectFormat(src, format string) (string, error) {
+	if format == "tsv" {
+		return FormatCSV, nil
+	}
+	if format != "" {
+		return format, nil
+	}
+	name := strings.ToLower(src)
+	switch {
+	case strings.HasSuffix(name, ".parquet"):
+		return FormatParquet, nil
+	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
+		return FormatJSONL, nil
+	case strings.HasSuffix(name, ".json"):
+		return FormatJSON, nil
+	case strings.HasSuffix(name, ".csv"), strings.HasSuffix(name, ".tsv"), strings.HasSuffix(name, ".txt"), strings.HasSuffix(name, ".data"):
+		return FormatCSV, nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return "", joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch t := bytes.TrimSpace(head); {
+	case bytes.HasPrefix(head, []byte("PAR1")):
+		return FormatParquet, nil
+	case bytes.HasPrefix(t, []byte("[")):
+		return FormatJSON, nil
+	case bytes.HasPrefix(t, []byte("{")):
+		return FormatJSONL, nil
+	}
+	return FormatCSV, nil
+}
+
+// sniffFile sniffs the first 64 KiB of a delimited file.
+func sniffFile(src string, o CSVOptions, tsv bool) (CSVOptions, error) {
+	if tsv && o.Delimiter == "" {
+		o.Delimiter = "\t"
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return o, joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return o, fmt.Errorf("sniff %s: %w", src, err)
+	}
+	if n == 0 {
+		return o, joule.Errorf(joule.EINVALID, "%s: the file is empty", filepath.Base(src))
+	}
+	sample := buf[:n]
+	if n < len(buf) && sample[n-1] != '\n' {
+		sample = append(sample, '\n') // the whole file: its last line is complete
+	}
+	return Sniff(sample, o), nil
+}
+
+// normalizeFile rewrites a space-aligned file with one tab between the
+// fields of each line, line for line.
+func normalizeFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("normalize: %w", err)
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	w := bufio.NewWriterSize(out, 1<<20)
+	for sc.Scan() {
+		for i, f := range bytes.Fields(sc.Bytes()) {
+			if i > 0 {
+				w.WriteByte('\t')
+			}
+			w.Write(f)
+		}
+		w.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		out.Close()
+		return joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	if err := w.Flush(); err != nil {
+		out.Close()
+		return fmt.Errorf("normalize: %w", err)
+	}
+	return out.Close()
+}
+
+// csvReader returns the read_csv call for a file read with o.
+func csvArgs(o CSVOptions) string {
+	var nulls []string
+	for _, t := range nullTokens {
+		nulls = append(nulls, lit(t))
+	}
+	delim := o.Delimiter
+	if delim == "\t" {
+		delim = "\t"
+	}
+	enc := o.Encoding
+	if enc == "" {
+		enc = "utf-8"
+	}
+	return fmt.Sprintf("auto_detect = false, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, nullstr = [%s], strict_mode = true",
+		lit(delim), lit(o.Quote), lit(o.Quote), o.Header, lit(enc), strings.Join(nulls, ", "))
+}
+
+// readCSV is the read_csv call with explicit column names and types; with
+// rejects it stores unreadable rows in the connection's reject tables.
+func readCSV(src string, o CSVOptions, names, types []string, rejects bool) string {
+	cols := make([]string, len(names))
+	for i, n := range names {
+		cols[i] = lit(n) + ": " + lit(duckType(types[i]))
+	}
+	extra := ""
+	if rejects {
+		extra = ", store_rejects = true"
+	}
+	return "read_csv(" + lit(src) + ", " + csvArgs(o) + ", columns = {" + strings.Join(cols, ", ") + "}" + extra + ")"
+}
+
+// DefaultInferRows is how many rows type inference reads by default (as
+// many as DuckDB's own sniffer samples).
+const DefaultInferRows = 20_480
+
+// inferCSV reads the header (or counts the columns) and infers each
+// column's type from up to opt.InferRows rows read as text: the first of
+// boolean, integer, float, date and timestamp that at least 95% of the
+// non-null values fit, else string. Integer needs every number to be whole.
+// Values that do not fit the chosen type are rejected at ingest.
+func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt IngestOptions) ([]string, []string, error) {
+	names, err := csvHeader(src, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]string, len(names))
+	for i := range names {
+		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
+	}
+	args := fmt.Sprintf("auto_detect = false, ignore_errors = true, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, columns = {%s}",
+		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding), strings.Join(cols, ", "))
+	reader := "read_csv(" + lit(src) + ", " + args + ")"
+	if err := checkColumns(names, opt); err != nil {
+		return nil, nil, err
+	}
+	limit := opt.InferRows
+	if limit == 0 {
+		limit = DefaultInferRows
+	}
+	sample := "(SELECT * FROM " + reader + ")"
+	if limit > 0 {
+		sample = fmt.Sprintf("(SELECT * FROM %s LIMIT %d)", reader, limit)
+	}
+	nulls := make([]string, len(nullTokens))
+	for i, t := range nullTokens {
+		nulls[i] = lit(t)
+	}
+	base := "(SELECT " + nullify(len(names), nulls) + " FROM " + sample + ")"
+	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
+		return nil, nil, readError(src, FormatCSV, err)
+	}
+	defer d.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS infer_sample")
+	counts := make([]int64, 6*len(names))
+	// A few columns per query keeps memory flat for wide files.
+	for lo := 0; lo < len(names); lo += 16 {
+		hi := min(lo+16, len(names))
+		var aggs []string
+		for i := lo; i < hi; i++ {
+			c := fmt.Sprintf("nullif(trim(c%d), '')", i)
+			aggs = append(aggs,
+				fmt.Sprintf("count(%s)", c),
+				fmt.Sprintf("count(*) FILTER (lower(%s) IN ('true', 'false'))", c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[+-]?[0-9]{1,18}'))", c),
+				fmt.Sprintf("count(*) FILTER (TRY_CAST(%s AS DOUBLE) IS NOT NULL)", c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(%s AS DATE) IS NOT NULL)", c, c),
+				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?') AND TRY_CAST(%s AS TIMESTAMP) IS NOT NULL)", c, c))
+		}
+		ptrs := make([]any, len(aggs))
+		for k := range ptrs {
+			ptrs[k] = &counts[lo*6+k]
+		}
+		if err := d.queryRow(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM infer_sample").Scan(ptrs...); err != nil {
+			return nil, nil, readError(src, FormatCSV, err)
+		}
+	}
+	types := make([]string, len(names))
+	for i, name := range names {
+		if t, ok := opt.Types[name]; ok {
+			types[i] = t
+			continue
+		}
+		k := counts[i*6 : i*6+6]
+		nonNull, boolean, integer, float, date, ts := k[0], k[1], k[2], k[3], k[4], k[5]
+		fits := func(n int64) bool { return nonNull > 0 && n*100 >= nonNull*95 }
+		switch {
+		case fits(boolean):
+			types[i] = joule.TypeBoolean
+		case fits(integer) && integer == float:
+			types[i] = joule.TypeInteger
+		case fits(float):
+			types[i] = joule.TypeFloat
+		case fits(date):
+			types[i] = joule.TypeDate
+		case fits(ts):
+			types[i] = joule.TypeTimestamp
+		default:
+			types[i] = joule.TypeString
+		}
+	}
+	return names, types, nil
+}
+
+// csvHeader returns the column names of a delimited file: its first line
+// when it has a header (empty names become columnN), else column0, column1,
+// … as many as the most common number of fields in the first lines.
+func csvHeader(src string, o CSVOptions) ([]string, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, joule.Errorf(joule.EINVALID, "%s: %v", filepath.Base(src), err)
+	}
+	defer f.Close()
+	buf := make([]byte, 256<<10)
+	n, _ := io.ReadFull(f, buf)
+	text := buf[:n]
+	switch o.Encoding {
+	case "latin-1":
+		text = latin1ToUTF8(text)
+	case "utf-16":
+		text = utf16ToUTF8(text)
+	}
+	text = bytes.TrimPrefix(text, []byte("\xef\xbb\xbf"))
+	if n == len(buf) {
+		if i := bytes.LastIndexByte(text, '\n'); i > 0 {
+			text = text[:i+1]
+		}
+	} else if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	lines := sampleLines(text)
+	if len(lines) == 0 {
+		return nil, joule.Errorf(joule.EINVALID, "%s: no lines to read", filepath.Base(src))
+	}
+	if o.Header == "true" {
+		names := splitLine(lines[0], o.Delimiter[0], o.Quote[0])
+		for i, name := range names {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				name = fmt.Sprintf("column%d", i)
+			}
+			names[i] = name
+		}
+		return names, nil
+	}
+	counts := map[int]int{}
+	for _, l := range lines {
+		counts[len(splitLine(l, o.Delimiter[0], o.Quote[0]))]++
+	}
+	mode, modeN := 0, 0
+	for k, c := range counts {
+		if c > modeN || c == modeN && k > mode {
+			mode, modeN = k, c
+		}
+	}
+	names := make([]string, mode)
+	for i := range names {
+		names[i] = fmt.Sprintf("column%d", i)
+	}
+	return names, nil
+}
+
+// nullify maps the null tokens of columns c0… to NULL.
+func nullify(n int, nulls []string) string {
+	cols := make([]string, n)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("CASE WHEN c%d IN (%s) THEN NULL ELSE c%d END AS c%d", i, strings.Join(nulls, ", "), i, i)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// checkColumns checks the names read from a file, and that every override
+// names one of them.
+func checkColumns(names []string, opt IngestOptions) error {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return joule.Errorf(joule.EINVALID, "column %q appears twice", n)
+		}
+		seen[n] = true
+	}
+	for c := range opt.Types {
+		if !seen[c] {
+			return joule.Errorf(joule.EINVALID, "types: no column %q (columns: %s)", c, strings.Join(names, ", "))
+		}
+	}
+	for c := range opt.Roles {
+		if !seen[c] {
+			return joule.Errorf(joule.EINVALID, "roles: no column %q (columns: %s)", c, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func columnsWithRoles(names, types []string, roles map[string]string) []joule.DatasetColumn {
+	cols := make([]joule.DatasetColumn, len(names))
+	for i, n := range names {
+		role := roles[n]
+		if role == "" {
+			role = joule.RoleFeature
+		}
+		cols[i] = joule.DatasetColumn{Name: n, Type: types[i], Role: role}
+	}
+	return cols
+}
+
+// castList casts each column to its joule type's DuckDB type. Nested values
+// become their JSON text.
+func castList(names, types, dtypes []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		src := ident(n)
+		dt := strings.ToUpper(dtypes[i])
+		if strings.HasPrefix(dt, "STRUCT") || strings.HasSuffix(dt, "[]") || strings.HasPrefix(dt, "MAP") || dt == "JSON" {
+			src = "to_json(" + src + ")"
+		}
+		if strings.HasPrefix(dt, "TIMESTAMP WITH TIME ZONE") || dt == "TIMESTAMPTZ" {
+			src = "timezone('UTC', " + src + ")"
+		}
+		out[i] = "CAST(" + src + " AS " + duckType(types[i]) + ") AS " + ident(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// collectRejects writes the CSV reader's rejects to path (one per line,
+// with a reason) and counts them. Lines that are not valid UTF-8 are
+// reported as such, whatever error the reader saw first.
+func collectRejects(ctx context.Context, d *duck, src, encoding, path string, res *IngestResult) error {
+	var badLines []int64
+	if encoding == "utf-8" {
+		var err error
+		if badLines, err = invalidUTF8Lines(src); err != nil {
+			return err
+		}
+	}
+	if _, err := d.exec(ctx, "CREATE TEMP TABLE bad_utf8 (line BIGINT)"); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	for chunk := range slices.Chunk(badLines, 1000) {
+		vals := make([]string, len(chunk))
+		for i, l := range chunk {
+			vals[i] = fmt.Sprintf("(%d)", l)
+		}
+		if _, err := d.exec(ctx, "INSERT INTO bad_utf8 VALUES "+strings.Join(vals, ", ")); err != nil {
+			return fmt.Errorf("rejects: %w", err)
+		}
+	}
+	const q = `CREATE TEMP TABLE rejects AS
+SELECT r.line::BIGINT AS line,
+  CASE WHEN r.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') OR b.line IS NOT NULL THEN '' ELSE coalesce(r.column_name, '') END AS "column",
+  CASE
+    WHEN b.line IS NOT NULL OR r.error_type IN ('INVALID ENCODING', 'INVALID UNICODE') THEN 'invalid UTF-8'
+    WHEN r.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') THEN
+      'ragged row: ' || regexp_replace(r.error_message, 'Expected Number of Columns: ([0-9]+) Found: ([0-9]+).*', 'expected \1 fields, found \2')
+    WHEN r.error_type = 'CAST' THEN
+      'unparsable value: ' || regexp_replace(replace(replace(replace(replace(replace(r.error_message,
+        '''BIGINT''', 'integer'), '''DOUBLE''', 'float'), '''BOOLEAN''', 'boolean'), '''DATE''', 'date'), '''TIMESTAMP''', 'timestamp'),
+        'Error when converting column "(.*)"\. Could not convert string "(.*)" to ([a-z]+).*', 'column \1: "\2" is not a valid \3')
+    WHEN r.error_type = 'UNQUOTED VALUE' THEN 'a quote is not closed or is followed by text'
+    ELSE lower(r.error_type) || ': ' || r.error_message
+  END AS reason,
+  coalesce(r.csv_line, '') AS text
+FROM reject_errors r LEFT JOIN bad_utf8 b ON b.line = r.line
+QUALIFY row_number() OVER (PARTITION BY r.line ORDER BY r.column_idx) = 1`
+	if _, err := d.exec(ctx, q); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	if err := d.queryRow(ctx, "SELECT count(*) FROM rejects").Scan(&res.RejectedRows); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	if res.RejectedRows == 0 {
+		return nil
+	}
+	rows, err := d.query(ctx, `SELECT line, "column", reason, text FROM rejects ORDER BY line LIMIT 10`)
+	if err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r joule.Reject
+		if err := rows.Scan(&r.Line, &r.Column, &r.Reason, &r.Text); err != nil {
+			return fmt.Errorf("rejects: %w", err)
+		}
+		r.Text = strings.ToValidUTF8(r.Text, "\uFFFD")
+		res.FirstRejects = append(res.FirstRejects, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	_, err = d.exec(ctx, "COPY (SELECT * FROM rejects ORDER BY line) TO "+lit(path)+" (FORMAT parquet)")
+	if err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	return nil
+}
+
+// invalidUTF8Lines returns the 1-based numbers of the lines of a file that
+// are not valid UTF-8.
+func invalidUTF8Lines(src string) ([]int64, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", src, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var bad []int64
+	var line int64
+	for {
+		b, err := r.ReadSlice('\n')
+		if len(b) > 0 {
+			line++
+			if !utf8.Valid(b) {
+				bad = append(bad, line)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line over 1 MiB: check it piecewise (a character split at the
+			// boundary is rare and would only mislabel the reason).
+			for errors.Is(err, bufio.ErrBufferFull) {
+				b, err = r.ReadSlice('\n')
+				if !utf8.Valid(b) && (len(bad) == 0 || bad[len(bad)-1] != line) {
+					bad = append(bad, line)
+				}
+			}
+		}
+		if err == io.EOF {
+			return bad, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", src, err)
+		}
+	}
+}
+
+// hashParquet returns "sha256:" and the digest of the column names and
+// types, the row count, and the rows in file order. Each row is its values
+// as text joined by the unit separator (0x1F), a missing value written as
+// 0x1E, prefixed by its position; DuckDB takes the MD5 of every row and
+// XORs them (in parallel and in constant memory, whatever the order it
+// reads them in), and SHA-256 digests the schema, the count and that XOR.
+func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
+	h := sha256.New()
+	for _, c := range cols {
+		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
+	}
+	vals := []string{"file_row_number::VARCHAR"}
+	for _, c := range cols {
+		vals = append(vals, "coalesce(CAST("+ident(c.Name)+" AS VARCHAR), chr(30))")
+	}
+	q := "SELECT count(*), coalesce(bit_xor(md5_number(concat_ws(chr(31), " + strings.Join(vals, ", ") + "))), 0)::VARCHAR FROM read_parquet(" +
+		lit(path) + ", file_row_number = true)"
+	var n int64
+	var x string
+	if err := d.queryRow(ctx, q).Scan(&n, &x); err != nil {
+		return "", fmt.Errorf("hash: %w", err)
+	}
+	fmt.Fprintf(h, "rows %d\nxor %s\n", n, x)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// scanAny scans every column of the current row into a slice.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := rows.Scan(ptrs...)
+	return vals, err
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Scale benchmark of the data layer (docs/perf.md, "Datasets"): generates a
+# CSV of SIZE bytes (default 1 GB), then in separate processes, one after the
+# other on the same file: joule's ingest (sniff, infer, read with rejects,
+# write Parquet, hash), DuckDB's own read_csv → Parquet, and joule's profile
+# of the result. Each prints its time, throughput and peak resident memory
+# (VmHWM of its own process).
+#
+#   scripts/bench_ingest.sh [SIZE_BYTES] [WORK_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-1000000000}"
+work="${2:-$(mktemp -d /tmp/joule-bench.XXXXXX)}"
+mkdir -p "$work"
+csv="$work/bench.csv"
+go test -c -o "$work/dataset.test" ./internal/dataset
+if [ ! -s "$csv" ]; then
+  JOULE_SCALE_GEN="$csv" JOULE_SCALE_BYTES="$size" "$work/dataset.test" -test.run '^TestScaleGenerate$' | grep generated
+fi
+ls -l "$csv"
+for step in ingest duckdb ingest duckdb profile; do
+  rm -rf "$work/out"; mkdir -p "$work/out"
+  JOULE_SCALE_CSV="$csv" JOULE_SCALE_OUT="$work/out" JOULE_SCALE_STEP="$step" \
+    "$work/dataset.test" -test.run '^TestScaleStep$' -test.timeout 30m | grep '^step='
+done
+rm -rf "$work/out"
+echo "work dir: $work (delete it when done)"
