@@ -123,8 +123,8 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 			}
 			return m, nil
 		},
-		"fmtF":   fmtF,
-		"corr":   corrCell,
+		"fmtF": fmtF,
+		"corr": corrCell,
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"
