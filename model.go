@@ -2,6 +2,7 @@ package joule
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -169,4 +170,78 @@ type ModelStore interface {
 	// SetModelEnergy records the training energy of version n of a model
 	// (ENOTFOUND).
 	SetModelEnergy(ctx context.Context, modelID string, n int, e JobEnergy) error
+}
+
+// TrainSpec is what a training job is asked to do. It is accepted as JSON by
+// the API and as YAML or flags by the CLI.
+type TrainSpec struct {
+	// Model names the model the version goes to (created if needed;
+	// default: the dataset's name).
+	Model string `json:"model,omitempty" yaml:"model"`
+	// Dataset names the dataset; DatasetVersion picks a version (0: the
+	// newest).
+	Dataset        string `json:"dataset" yaml:"dataset"`
+	DatasetVersion int    `json:"dataset_version,omitempty" yaml:"dataset_version"`
+	// Target is the column to predict (default: the column whose role is
+	// target).
+	Target string `json:"target,omitempty" yaml:"target"`
+	// Features are the input columns (default: every column except the
+	// target, the split column and columns whose role is id or ignore).
+	Features []string `json:"features,omitempty" yaml:"features"`
+	// Task is classification or regression (default: regression for a
+	// float target or an algorithm that only regresses, else
+	// classification).
+	Task string `json:"task,omitempty" yaml:"task"`
+	// Split says how to divide the rows (default: the version's recorded
+	// split when it has one, else random, seed 42, test size 0.2).
+	Split *TrainSplit `json:"split,omitempty" yaml:"split"`
+	// Algorithm is one of internal/ml's names; Params its hyperparameters
+	// as text (defaults match scikit-learn's).
+	Algorithm string            `json:"algorithm" yaml:"algorithm"`
+	Params    map[string]string `json:"params,omitempty" yaml:"params"`
+	// Search tries several params settings by k-fold cross-validation on
+	// the training rows and keeps the best.
+	Search *TrainSearch `json:"search,omitempty" yaml:"search"`
+	// Recipe is a preprocessing recipe ({"steps": […]}) fitted on the
+	// training split and stored in the model file, so prediction replays it.
+	Recipe json.RawMessage `json:"recipe,omitempty" yaml:"-"`
+}
+
+// TrainSplit is a training split: Method random (default), stratified (by
+// the target unless By is set) or chronological (in By order), or
+// "existing" for the version's recorded split.
+type TrainSplit struct {
+	Method   string  `json:"method,omitempty" yaml:"method"`
+	Seed     *uint64 `json:"seed,omitempty" yaml:"seed"`
+	TestSize float64 `json:"test_size,omitempty" yaml:"test_size"`
+	By       string  `json:"by,omitempty" yaml:"by"`
+}
+
+// TrainSearch is a hyperparameter search.
+type TrainSearch struct {
+	Method string `json:"method,omitempty" yaml:"method"` // grid (default) or random
+	// Params maps each searched hyperparameter to the values to try; the
+	// spec's Params fix the others.
+	Params map[string][]string `json:"params" yaml:"params"`
+	// Iterations is how many settings a random search tries (default 10).
+	Iterations int `json:"iterations,omitempty" yaml:"iterations"`
+	// Folds is k of the k-fold cross-validation (default 5).
+	Folds int `json:"folds,omitempty" yaml:"folds"`
+	// Metric is what to maximise (accuracy, f1, roc_auc for classifiers;
+	// r2, rmse, mae for regressors, errors minimised). Default: accuracy
+	// or r2.
+	Metric string `json:"metric,omitempty" yaml:"metric"`
+	Seed   uint64 `json:"seed,omitempty" yaml:"seed"`
+}
+
+// PredictSpec asks for a batch prediction: the rows of a dataset version
+// through a model version, written as the next version of Output.
+type PredictSpec struct {
+	Model          string `json:"model" yaml:"model"`
+	ModelVersion   int    `json:"model_version,omitempty" yaml:"model_version"` // 0: newest
+	Dataset        string `json:"dataset" yaml:"dataset"`
+	DatasetVersion int    `json:"dataset_version,omitempty" yaml:"dataset_version"` // 0: newest
+	// Output names the dataset the predictions go to (default:
+	// "<dataset>-predictions").
+	Output string `json:"output,omitempty" yaml:"output"`
 }
