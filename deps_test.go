@@ -21,7 +21,9 @@ var allowedInternal = map[string][]string{
 	// `joule dataset recipe-run`, the command of a recipe job, runs the data
 	// engine in the job's own process so that the job's energy is the
 	// recipe's.
-	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy", "internal/dataset"},
+	// `joule model train-run` and `predict-run` train and predict in the
+	// job's own process likewise.
+	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy", "internal/dataset", "internal/model"},
 	"web":          {"internal/chart"}, // the console draws with the chart package
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
@@ -34,6 +36,9 @@ var allowedInternal = map[string][]string{
 	// Dataset splits use the model layer's SplitMix64 permutation, so that
 	// indices match the scikit-learn reference.
 	"internal/dataset": {"internal/ml"},
+	// Training and batch prediction read rows through the data layer and
+	// fit with the algorithm library.
+	"internal/model": {"internal/dataset", "internal/ml", "internal/ml/modelfile"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.

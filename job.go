@@ -43,6 +43,11 @@ const (
 	// binary's `dataset recipe-run`, so the work is queued, metered and
 	// audited like any job.
 	JobKindRecipe = "recipe"
+	// JobKindTrain trains a model version (`joule model train-run`).
+	JobKindTrain = "train"
+	// JobKindPredict writes a batch prediction as a dataset version
+	// (`joule model predict-run`).
+	JobKindPredict = "predict"
 )
 
 // Resources is what a job asks for, or what a node has.
@@ -167,8 +172,8 @@ func (s JobSpec) Validate() error {
 		return err
 	}
 	switch {
-	case s.Kind != JobKindCommand && s.Kind != JobKindRecipe:
-		return Errorf(EINVALID, "kind: %q is not a known job kind (known: %s, %s)", s.Kind, JobKindCommand, JobKindRecipe)
+	case s.Kind != JobKindCommand && s.Kind != JobKindRecipe && s.Kind != JobKindTrain && s.Kind != JobKindPredict:
+		return Errorf(EINVALID, "kind: %q is not a known job kind (known: %s, %s, %s, %s)", s.Kind, JobKindCommand, JobKindRecipe, JobKindTrain, JobKindPredict)
 	case len(s.Command) == 0 || strings.TrimSpace(s.Command[0]) == "":
 		return Errorf(EINVALID, "command: must not be empty")
 	case len(s.Command) > MaxCommandArgs:

@@ -19,6 +19,7 @@ type Store interface {
 	EnergyStore
 	SustainStore
 	DatasetStore
+	ModelStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

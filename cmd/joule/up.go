@@ -24,6 +24,7 @@ import (
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/dataset"
 	"github.com/joule-dev/joule/internal/httpapi"
+	"github.com/joule-dev/joule/internal/model"
 	"github.com/joule-dev/joule/internal/postgres"
 	"github.com/joule-dev/joule/internal/sqlite"
 	"github.com/joule-dev/joule/web"
@@ -145,6 +146,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	}
 	datasets := &dataset.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit,
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
+	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {
@@ -173,6 +175,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Status:       status,
 		Jobs:         jobs,
 		Datasets:     datasets,
+		Models:       models,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

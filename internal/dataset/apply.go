@@ -775,12 +775,24 @@ type ApplyResult struct {
 // (and through renames); new columns are features, and the split column is
 // ignored by training and profiling.
 func Apply(ctx context.Context, cfg EngineConfig, src string, cols []joule.DatasetColumn, rec Recipe, dir string) (ApplyResult, error) {
+	return apply(ctx, cfg, src, cols, rec, dir, true)
+}
+
+// ApplyFitted is Apply with a fitted recipe: it replays what the recipe
+// learned instead of learning again, as batch prediction needs.
+func ApplyFitted(ctx context.Context, cfg EngineConfig, src string, cols []joule.DatasetColumn, rec Recipe, dir string) (ApplyResult, error) {
+	return apply(ctx, cfg, src, cols, rec, dir, false)
+}
+
+func apply(ctx context.Context, cfg EngineConfig, src string, cols []joule.DatasetColumn, rec Recipe, dir string, fit bool) (ApplyResult, error) {
 	if err := rec.Validate(); err != nil {
 		return ApplyResult{}, err
 	}
 	rec = cloneRecipe(rec)
 	for k := range rec.Steps {
-		rec.Steps[k].Fitted = nil
+		if fit {
+			rec.Steps[k].Fitted = nil
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ApplyResult{}, fmt.Errorf("apply recipe: %w", err)
@@ -802,7 +814,7 @@ func Apply(ctx context.Context, cfg EngineConfig, src string, cols []joule.Datas
 	if err := lockDown(ctx, d, dir); err != nil {
 		return ApplyResult{}, err
 	}
-	r := &runner{d: d, fit: true, table: "t0", tmp: dir}
+	r := &runner{d: d, fit: fit, table: "t0", tmp: dir}
 	if err := r.run(ctx, &rec); err != nil {
 		return ApplyResult{}, err
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	Jobs JobService
 	// Datasets keeps datasets. nil: dataset routes that need it answer 503.
 	Datasets DatasetService
+	// Models keeps the model registry. nil: model routes answer 503.
+	Models ModelService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -119,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes()) {
+	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

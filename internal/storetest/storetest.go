@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 	tests = append(tests, energyTests...)
 	tests = append(tests, sustainTests...)
 	tests = append(tests, datasetTests...)
+	tests = append(tests, modelTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
