@@ -19,7 +19,7 @@ var allowedInternal = map[string][]string{
 	// `joule energy validate` are offline tools that run the simulator and
 	// the estimation model locally.
 	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy"},
-	"web":          {"internal/chart"}, // the console draws with the chart package
+	"web":          {"internal/chart", "internal/sustain"}, // the console draws with the chart package and shows sustain's figures
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
 	// Sustainability recommendations replay history through the simulator,

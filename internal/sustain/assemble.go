@@ -104,6 +104,9 @@ type TargetState struct {
 	Weekly   []joule.SeriesPoint
 	Live     joule.TargetStatus
 	History  []joule.TargetStatus
+	// MeasuredShare is the measured fraction of the energy behind the
+	// series since the baseline; nil without energy.
+	MeasuredShare *float64
 }
 
 // LoadTargetState reads what a target's page needs and evaluates it at
@@ -121,9 +124,14 @@ func LoadTargetState(ctx context.Context, st joule.Store, t joule.Target, now ti
 	if err != nil {
 		return TargetState{}, err
 	}
+	set, err := Compute(d, t.Slice)
+	if err != nil {
+		return TargetState{}, err
+	}
 	hist, err := st.ListTargetHistory(ctx, t.ID)
 	if err != nil {
 		return TargetState{}, err
 	}
-	return TargetState{Target: t, Baseline: b, Weekly: nonNil(weekly), Live: Evaluate(t, weekly, now), History: nonNil(hist)}, nil
+	e, _ := set.Get(joule.IndEnergyKWh)
+	return TargetState{Target: t, Baseline: b, Weekly: nonNil(weekly), Live: Evaluate(t, weekly, now), History: nonNil(hist), MeasuredShare: e.MeasuredShare}, nil
 }
