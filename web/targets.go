@@ -27,8 +27,10 @@ var sustainPageNames = []string{"targets.html", "reports.html"}
 
 // sustainFuncs are the template functions of the sustainability pages.
 var sustainFuncs = template.FuncMap{
-	"num":  sustain.Fmt,
-	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"num":        sustain.Fmt,
+	"date":       func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"statusText": statusText,
+	"clamp01":    func(f float64) float64 { return min(max(f, 0), 1) },
 	// change says a target's reduction as a signed change: "−20 %".
 	"change": func(pct float64) string {
 		if pct > 0 {
