@@ -18,7 +18,8 @@ import (
 // API compute it): energy, emissions and cost per day, target statuses, the
 // jobs that used the most energy, and the open recommendations.
 
-// DashboardDays is how many days the Overview's trends cover.
+// DashboardDays is how many complete UTC days, up to today, the Overview's
+// figures cover.
 const DashboardDays = 30
 
 // dashboardTop is how many jobs the top-consumers table lists.
@@ -51,8 +52,8 @@ type statusCount struct {
 // logged and shown as unavailable rather than failing the Overview.
 func (c *Console) sustainOverview(r *http.Request, p joule.Principal) *sustainOverview {
 	now := c.cfg.Now().UTC()
-	until := now.Truncate(time.Hour).Add(time.Hour)
-	since := now.Truncate(24*time.Hour).AddDate(0, 0, 1-DashboardDays)
+	until := now.Truncate(24 * time.Hour)
+	since := until.AddDate(0, 0, -DashboardDays)
 	v := &sustainOverview{Since: since, Until: until}
 	fail := func(err error) *sustainOverview {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: overview sustainability figures", "err", err)
@@ -115,7 +116,11 @@ func (c *Console) sustainOverview(r *http.Request, p joule.Principal) *sustainOv
 			v.Statuses = append(v.Statuses, statusCount{statusText(s), s, count[s]})
 		}
 	}
-	v.Recs = rep.Recommend
+	for _, rec := range rep.Recommend {
+		if rec.KgCO2e > 0 || rec.KWh > 0 {
+			v.Recs = append(v.Recs, rec)
+		}
+	}
 
 	// Top consumers: the workspace's jobs by energy over the period.
 	rows, err := c.cfg.Store.ListEnergyRollups(r.Context(), joule.EnergyFilter{Scope: joule.RollupJob, Width: time.Hour, WorkspaceID: p.WorkspaceID, Since: since, Until: until})

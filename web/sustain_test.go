@@ -27,8 +27,9 @@ type sustainFixture struct {
 var sinceSeed = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
 
 // seedSustain stores a history from 2025-12-01 to now: one finished job of
-// acme a day on node gpu-01, two hours long at a power that falls 0.2 % a
-// day from 400 W (even days measured by NVML, odd days estimated), one
+// acme a day on node a100-01, two hours long at a power that falls 0.2 % a
+// day from 400 W (even days at 02:00 measured by NVML, odd days at 14:00
+// estimated, so that day jobs could have waited for the night), one
 // job of the other workspace a week, hourly job and node rollups (the node
 // draws 60 W idle), PUE 1.25, 300 gCO2e/kWh at night and 450 by day, and a
 // price of 0.25 EUR/kWh. Then a baseline of December 2025's energy and a
@@ -39,7 +40,7 @@ func seedSustain(t testing.TB, f *fixture) sustainFixture {
 	ctx := t.Context()
 	sf := sustainFixture{kwh: map[time.Time]float64{}}
 	var err error
-	sf.node, err = f.store.UpsertNode(ctx, joule.Node{ID: joule.NewID("node", now), Name: "gpu-01", Hostname: "gpu-01", CPUCores: 16, MemoryBytes: 64 << 30,
+	sf.node, err = f.store.UpsertNode(ctx, joule.Node{ID: joule.NewID("node", now), Name: "a100-01", Hostname: "a100-01", CPUCores: 16, MemoryBytes: 64 << 30,
 		State: joule.NodeReady, CreatedAt: sinceSeed, LastHeartbeat: now})
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +87,11 @@ func seedSustain(t testing.TB, f *fixture) sustainFixture {
 	end := now.Truncate(time.Hour)
 	for day, i := sinceSeed, 0; day.Add(16 * time.Hour).Before(end); day, i = day.AddDate(0, 0, 1), i+1 {
 		watts := 400 * (1 - 0.002*float64(i))
-		method := "estimated:tdp-curve@1"
+		method, start := "estimated:tdp-curve@1", day.Add(14*time.Hour)
 		if i%2 == 0 {
-			method = "measured:nvml"
+			method, start = "measured:nvml", day.Add(2*time.Hour)
 		}
-		sf.jobs = append(sf.jobs, job(f.acme, "train-"+strconv.Itoa(i), day.Add(14*time.Hour), watts, method))
+		sf.jobs = append(sf.jobs, job(f.acme, "train-"+strconv.Itoa(i), start, watts, method))
 		sf.kwh[day] += watts * 7200 / 3.6e6
 		sf.totalJ += watts * 7200
 		if i%2 == 0 {
