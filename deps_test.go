@@ -24,7 +24,7 @@ var allowedInternal = map[string][]string{
 	// `joule model train-run` and `predict-run` train and predict in the
 	// job's own process likewise.
 	"internal/cli": {"internal/httpapi", "internal/sim", "internal/scheduler", "internal/energy", "internal/dataset", "internal/model"},
-	"web":          {"internal/chart"}, // the console draws with the chart package
+	"web":          {"internal/chart", "internal/sustain"}, // the console draws with the chart package and shows sustain's figures
 	// The compute layer calls the pure placement and cron libraries.
 	"internal/compute": {"internal/scheduler", "internal/cron"},
 	// Sustainability recommendations replay history through the simulator,

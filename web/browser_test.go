@@ -117,6 +117,7 @@ func TestBrowser(t *testing.T) {
 	mustCreateJob(t, f.store, f.acme, "sweep-lr", now.Add(-30*time.Second), func(j *joule.Job) { j.Reason = "waiting for 1 GPU" })
 
 	seedEnergy(t, f)
+	sf := seedSustain(t, f)
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-2 * time.Hour), WorkspaceID: f.acme.ID, Principal: "system", Action: "workspace.create", Resource: f.acme.ID, Outcome: "success", Detail: "bootstrap"})
 	mustAppendAudit(t, f.store, joule.AuditEntry{Time: now.Add(-time.Hour), WorkspaceID: f.acme.ID, Principal: f.admin.ID, Action: "token.create", Resource: f.viewer.ID, RequestID: "req_01HX", Outcome: "success", Detail: "viewer token for dashboards"})
 
@@ -314,6 +315,56 @@ func TestBrowser(t *testing.T) {
 	if got := text("table.top-energy"); strings.Contains(got, "train-bert") || !strings.Contains(got, "etl-nightly") {
 		t.Errorf("top jobs by energy over the last hour:\n%s", got)
 	}
+
+	step("open Targets",
+		chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/targets"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section#target-`+sf.target.ID+` figure.chart-box svg`)),
+		chromedp.WaitVisible(chromedp.CSS("table.history")),
+	)
+	if got := text(chromedp.CSS("section#target-" + sf.target.ID)); !strings.Contains(got, "reduce energy_kwh by 10% versus baseline 2025-12") || !strings.Contains(got, "90 % interval") || !strings.Contains(got, "% measured") {
+		t.Errorf("the target's section:\n%s", got)
+	}
+	step("set a target with the form",
+		chromedp.SendKeys(chromedp.CSS(`#new-target input[name="name"]`), "halve-energy"),
+		chromedp.SetValue(chromedp.CSS(`#new-target input[name="reduce"]`), "50"),
+		chromedp.Click(chromedp.CSS(`#new-target button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section.target:nth-of-type(2) figure.chart-box svg`)),
+	)
+	if got := text("main.content"); !strings.Contains(got, "reduce energy_kwh by 50% versus baseline 2025-12") {
+		t.Errorf("the new target is not shown:\n%s", got)
+	}
+	if err := chromedp.Do(run, chromedp.Navigate(base+"/targets"), chromedp.WaitVisible(chromedp.CSS("section.target figure.chart-box svg"))); err != nil {
+		t.Fatal(err)
+	}
+	png, err = chromedp.Run(run, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	save("console-targets.png", png)
+
+	step("open Reports",
+		chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/reports"]`)),
+		chromedp.WaitVisible(chromedp.CSS("iframe.report")),
+		chromedp.SetValue(chromedp.CSS(`select[name="period"]`), "2026-02"),
+		chromedp.Click(chromedp.CSS(`#report-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h2[data-period="2026-02"]`)),
+		// A viewport as tall as the page, so that the whole frame is painted
+		// for the screenshot; then load the frame again and wait for it: the
+		// page cannot look into the sandboxed frame, but it sees its load
+		// event.
+		chromedp.EmulateViewport(1280, 1950),
+		chromedp.Evaluate[chromedp.Void](`window.reportLoaded = false; (f => { f.addEventListener("load", () => { window.reportLoaded = true; }); f.src = f.src; })(document.querySelector("iframe.report"))`),
+		chromedp.Poll[chromedp.Void](`window.reportLoaded === true`, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	if got := text(".downloads"); !strings.Contains(got, "CSV") || !strings.Contains(got, "JSON") || !strings.Contains(got, "PDF") {
+		t.Errorf("the report's downloads: %q", got)
+	}
+	png, err = chromedp.Run(run, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	save("console-reports.png", png)
+	step("restore the viewport", chromedp.EmulateViewport(1280, 800))
 
 	for _, s := range sections {
 		step("open "+s.name, chromedp.Navigate(base+s.path), chromedp.WaitVisible(chromedp.CSS("main.content h1")))

@@ -58,6 +58,11 @@ type Config struct {
 	JobDir func(jobID string) string
 	// Datasets reads dataset previews and rejects; nil shows neither.
 	Datasets DatasetReader
+	// Chromium is the Chromium or Chrome binary that prints reports to PDF:
+	// a path or a name on PATH. "" looks for chromium, chromium-browser,
+	// google-chrome and google-chrome-stable; without one the Reports page
+	// offers no PDF and says why.
+	Chromium string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives internal errors; nil discards them.
@@ -116,6 +121,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	static *staticFiles
 	keys   keys
+	pdf    *pdfPrinter
 }
 
 var _ http.Handler = (*Console)(nil)
@@ -131,7 +137,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %v", err)
 	}
-	c := &Console{cfg: cfg, static: static, keys: deriveKeys(cfg.SessionKey)}
+	c := &Console{cfg: cfg, static: static, keys: deriveKeys(cfg.SessionKey), pdf: newPDFPrinter(cfg.Chromium)}
 	if c.pages, err = c.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("web: %v", err)
 	}
@@ -175,6 +181,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /jobs/{id}/log", c.authedJSON(c.jobLog))
 	m.HandleFunc("GET /jobs/{id}/artifacts/{path...}", c.authed(c.jobArtifact))
 	m.HandleFunc("GET /energy", c.authed(c.energy))
+	c.sustainRoutes(m)
 	for _, s := range sections {
 		if s.soon != "" {
 			m.HandleFunc("GET "+s.path, c.authed(c.comingSoon))
@@ -197,7 +204,8 @@ var sections = []section{
 	{"/models", "Models", "The model registry: versions, lineage back to datasets and jobs, metrics and model cards, including the energy it took to train each version."},
 	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},
 	{"/energy", "Energy & Carbon", ""},
-	{"/targets", "Targets", "Energy and carbon budgets per workspace and project, with progress against them and alerts before they run out."},
+	{"/targets", "Targets", ""},
+	{"/reports", "Reports", ""},
 	{"/audit", "Audit", ""},
 	{"/settings", "Settings", ""},
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"mime"
 	"net/http"
 	"path"
@@ -132,12 +133,13 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 			return fmtTime(*t)
 		},
 	}
+	maps.Copy(funcs, sustainFuncs)
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range pageNames {
+	for _, name := range slices.Concat(pageNames, sustainPageNames) {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(files, "templates/"+name)

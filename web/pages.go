@@ -15,11 +15,12 @@ import (
 
 // overviewView is the data of the overview page.
 type overviewView struct {
-	Status joule.ServerStatus
-	Uptime string
-	Nodes  []nodeRow
-	Chart  template.HTML // CPU utilisation per node; "" when no node reports usage
-	Jobs   jobsSummary
+	Status  joule.ServerStatus
+	Uptime  string
+	Nodes   []nodeRow
+	Chart   template.HTML // CPU utilisation per node; "" when no node reports usage
+	Jobs    jobsSummary
+	Sustain *sustainOverview // the last 30 days' energy, emissions, cost, targets, top jobs and recommendations
 }
 
 // nodeRow is a node as the overview table shows it.
@@ -43,6 +44,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		c.internal(w, r, fmt.Errorf("jobs summary: %w", err))
 		return
 	}
+	v.Sustain = c.sustainOverview(r, joule.PrincipalFromContext(r.Context()))
 	if !st.StartedAt.IsZero() {
 		v.Uptime = duration(c.cfg.Now().Sub(st.StartedAt))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -354,25 +353,11 @@ func (s *Server) getTarget(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	b, err := s.store.GetBaseline(r.Context(), c.workspace.ID, t.BaselineID)
+	ts, err := sustain.LoadTargetState(r.Context(), s.store, t, s.cfg.Now().UTC())
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC()
-	d, err := sustain.Load(r.Context(), s.store, t.WorkspaceID, b.Until, now, strings.HasPrefix(string(t.Slice), "node:"))
-	if err != nil {
-		return err
-	}
-	weekly, err := sustain.TargetSeries(d, t, b, now)
-	if err != nil {
-		return err
-	}
-	hist, err := s.store.ListTargetHistory(r.Context(), t.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, TargetDetail{Target: t, Description: sustain.Describe(t, b.Name), Live: sustain.Evaluate(t, weekly, now),
-		Weekly: nonNil(weekly), History: nonNil(hist)})
+	writeJSON(w, http.StatusOK, TargetDetail{Target: t, Description: sustain.Describe(t, ts.Baseline.Name), Live: ts.Live, Weekly: ts.Weekly, History: ts.History})
 	return nil
 }
 
@@ -483,31 +468,15 @@ func (s *Server) importMeter(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
-func (s *Server) recommendations(r *http.Request, c *call, d sustain.Data) ([]sustain.Recommendation, error) {
-	rule := sim.NextWorkday
+func (s *Server) recommendations(r *http.Request, d sustain.Data) ([]sustain.Recommendation, error) {
+	rule := sustain.DefaultDeadline
 	if v := r.URL.Query().Get("deadline"); v != "" {
 		var err error
 		if rule, err = sim.ParseDeadline(v); err != nil {
 			return nil, errField("deadline", "%s", joule.ErrorMessage(err))
 		}
 	}
-	var jobs []joule.Job
-	for _, j := range d.Jobs {
-		if j.ID != "" && j.FinishedAt != nil && !j.FinishedAt.Before(d.Since) && j.FinishedAt.Before(d.Until) {
-			jobs = append(jobs, j)
-		}
-	}
-	names := map[string]string{}
-	for _, row := range d.NodeRows {
-		if _, ok := names[row.NodeID]; !ok {
-			if n, err := s.store.GetNode(r.Context(), row.NodeID); err == nil {
-				names[row.NodeID] = n.Name
-			}
-		}
-	}
-	slices.SortFunc(jobs, func(a, b joule.Job) int { return cmp.Compare(a.ID, b.ID) })
-	recs, err := sustain.Recommend(jobs, d.NodeRows, d.JobRows, names, sustain.RecommendOptions{Deadline: rule})
-	return nonNil(recs), err
+	return sustain.LoadRecommendations(r.Context(), s.store, d, rule)
 }
 
 func (s *Server) workspaceRecommendations(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -519,7 +488,7 @@ func (s *Server) workspaceRecommendations(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	recs, err := s.recommendations(r, c, d)
+	recs, err := s.recommendations(r, d)
 	if err != nil {
 		return err
 	}
@@ -546,35 +515,14 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *call, workspa
 	if format != "json" && format != "csv" && format != "html" {
 		return errField("format", "%q is not json, csv or html", format)
 	}
-	d, err := s.sustainData(r, c, since, until)
-	if err != nil {
-		return err
-	}
-	in := sustain.ReportInput{Period: label, Scope: scope, Now: s.cfg.Now().UTC(), WorkspaceNames: map[string]string{}, NodeNames: map[string]string{}, BaselineNames: map[string]string{}}
-	for _, row := range d.JobRows {
-		if _, ok := in.WorkspaceNames[row.WorkspaceID]; !ok {
-			if ws, err := s.store.GetWorkspace(r.Context(), row.WorkspaceID); err == nil {
-				in.WorkspaceNames[row.WorkspaceID] = ws.Name
-			}
-		}
-		if _, ok := in.NodeNames[row.NodeID]; !ok {
-			if n, err := s.store.GetNode(r.Context(), row.NodeID); err == nil {
-				in.NodeNames[row.NodeID] = n.Name
-			}
+	rule := sustain.DefaultDeadline
+	if v := r.URL.Query().Get("deadline"); v != "" {
+		if rule, err = sim.ParseDeadline(v); err != nil {
+			return errField("deadline", "%s", joule.ErrorMessage(err))
 		}
 	}
-	if in.Targets, err = s.store.ListTargets(r.Context(), workspaceID); err != nil {
-		return err
-	}
-	for _, t := range in.Targets {
-		if b, err := s.store.GetBaseline(r.Context(), t.WorkspaceID, t.BaselineID); err == nil {
-			in.BaselineNames[t.BaselineID] = b.Name
-		}
-	}
-	if in.Recommendations, err = s.recommendations(r, c, d); err != nil {
-		return err
-	}
-	rep, err := sustain.BuildReport(d, in)
+	rep, err := sustain.AssembleReport(r.Context(), s.store, sustain.ReportRequest{WorkspaceID: workspaceID, Scope: scope, Period: label,
+		Since: since, Until: until, Nodes: c.principal.PlatformAdmin(), Deadline: rule, Now: s.cfg.Now().UTC()})
 	if err != nil {
 		return err
 	}

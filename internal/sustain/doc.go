@@ -2,12 +2,13 @@
 // sustainability programme runs on: indicators, baselines, targets with a
 // projected status, alerts, reports and recommendations.
 //
-// Everything here is a pure computation over data the caller reads from the
-// store: the hourly energy rollups of jobs and nodes (each row measured or
-// estimated, with its method), imported facility meters, bills and
-// certificates, and custom KPIs. The API, the CLI and the server's monitor
-// read the store and call these functions; nothing here does I/O except the
-// webhook sender.
+// The computations are pure functions over data read from the store: the
+// hourly energy rollups of jobs and nodes (each row measured or estimated,
+// with its method), imported facility meters, bills and certificates, and
+// custom KPIs. A few functions read the store for their callers, so that the
+// API, the console and the monitor get the same figures from the same code:
+// Load, EvaluateTarget, AssembleReport, LoadRecommendations and
+// LoadTargetState. The only other I/O is the webhook sender.
 //
 //   - Indicators: energy with its measured share, PUE (configured, or
 //     measured from a facility meter), location- and market-based emissions
