@@ -58,6 +58,8 @@ type Config struct {
 	JobDir func(jobID string) string
 	// Datasets reads dataset previews and rejects; nil shows neither.
 	Datasets DatasetReader
+	// ModelCard renders model cards for the model version pages; nil shows none.
+	ModelCard ModelCardFunc
 	// Chromium is the Chromium or Chrome binary that prints reports to PDF:
 	// a path or a name on PATH. "" looks for chromium, chromium-browser,
 	// google-chrome and google-chrome-stable; without one the Reports page
@@ -182,6 +184,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /jobs/{id}/artifacts/{path...}", c.authed(c.jobArtifact))
 	m.HandleFunc("GET /energy", c.authed(c.energy))
 	c.sustainRoutes(m)
+	c.modelRoutes(m)
 	for _, s := range sections {
 		if s.soon != "" {
 			m.HandleFunc("GET "+s.path, c.authed(c.comingSoon))
@@ -201,7 +204,7 @@ var sections = []section{
 	{"/", "Overview", ""},
 	{"/datasets", "Datasets", ""},
 	{"/jobs", "Jobs", ""},
-	{"/models", "Models", "The model registry: versions, lineage back to datasets and jobs, metrics and model cards, including the energy it took to train each version."},
+	{"/models", "Models", ""},
 	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},
 	{"/energy", "Energy & Carbon", ""},
 	{"/targets", "Targets", ""},

@@ -124,8 +124,9 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 			}
 			return m, nil
 		},
-		"fmtF": fmtF,
-		"corr": corrCell,
+		"fmtF":    fmtF,
+		"cmClass": shadeClass,
+		"corr":    corrCell,
 		"timep": func(t *time.Time) string {
 			if t == nil {
 				return "—"
@@ -139,7 +140,7 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range slices.Concat(pageNames, sustainPageNames) {
+	for _, name := range slices.Concat(pageNames, sustainPageNames, modelPageNames) {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(files, "templates/"+name)

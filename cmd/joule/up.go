@@ -156,6 +156,9 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		}
 		return joule.ServerStatus{Version: joule.Version, StartedAt: started, Store: store.Kind(), DataDir: cfg.DataDir, Nodes: nodes}, nil
 	}
+	modelCard := func(ctx context.Context, ws, m string, n int) (string, error) {
+		return models.Card(ctx, ws, m, n, "fragment")
+	}
 	console, err := web.New(web.Config{
 		Store:        store,
 		Authenticate: authn.Authenticate,
@@ -164,6 +167,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		SessionKey:   sessionKey,
 		JobDir:       func(id string) string { return compute.JobDir(cfg.DataDir, id) },
 		Datasets:     datasets,
+		ModelCard:    modelCard,
 		Logger:       logger.With("subsystem", "console"),
 	})
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 )
 
 // Card renders version n (0: the latest) of a model as a model card in
-// markdown or html: intended use, data, metrics, and training energy and
+// markdown, html (a standalone page) or fragment (the page's body alone:
+// escaped HTML without script or style, for the console): intended use, data, metrics, and training energy and
 // emissions (measured or estimated, and how), the energy disclosure that
 // AI regulation asks model providers for.
 func (s *Service) Card(ctx context.Context, workspaceID, ref string, n int, format string) (string, error) {
@@ -98,10 +99,13 @@ func (s *Service) Card(ctx context.Context, workspaceID, ref string, n int, form
 		p("\nThe figures are the training job's share of its node's power over its run time, attributed by CPU time; see docs/methodology.md.\n")
 	}
 	md := b.String()
-	if format != "html" {
-		return md, nil
+	switch format {
+	case "html":
+		return markdownHTML(fmt.Sprintf("Model card: %s v%d", m.Name, v.Version), md), nil
+	case "fragment":
+		return markdownBody(md), nil
 	}
-	return markdownHTML(fmt.Sprintf("Model card: %s v%d", m.Name, v.Version), md), nil
+	return md, nil
 }
 
 func or(a, b string) string {
@@ -119,12 +123,19 @@ func featureList(v joule.ModelVersion) string {
 	return strings.Join(names, ", ")
 }
 
-// markdownHTML renders the card's small markdown subset (headings, lists,
-// tables, paragraphs, `code`) as a standalone, escaped HTML page.
+// markdownHTML renders the card's small markdown subset as a standalone,
+// escaped HTML page.
 func markdownHTML(title, md string) string {
+	return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html.EscapeString(title) + "</title>\n" +
+		"<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}</style></head><body>\n" +
+		markdownBody(md) + "</body></html>\n"
+}
+
+// markdownBody renders the card's small markdown subset (headings, lists,
+// tables, paragraphs, `code`) as escaped HTML: all text is escaped, and the
+// only tags are h1, h2, ul, li, table, tr, th, td, p and code.
+func markdownBody(md string) string {
 	var b strings.Builder
-	b.WriteString("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html.EscapeString(title) + "</title>\n")
-	b.WriteString("<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}</style></head><body>\n")
 	inline := func(s string) string {
 		s = html.EscapeString(s)
 		parts := strings.Split(s, "`")
@@ -181,6 +192,5 @@ func markdownHTML(title, md string) string {
 		}
 	}
 	closeBlocks()
-	b.WriteString("</body></html>\n")
 	return b.String()
 }
