@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,19 @@ func TestModelPages(t *testing.T) {
 	}
 	if res := c.get("/models/credit-risk/versions/x"); !strings.Contains(res.body, "&#34;x&#34; is not a version number") {
 		t.Errorf("bad version: no clear message\n%s", res.body)
+	}
+
+	// The populated pages use no inline script or style (the CSP blocks
+	// them) and refer to no external URL.
+	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	for _, path := range []string{"/models", "/models/credit-risk", "/models/credit-risk?cmp=1&cmp=2&cmp=3", "/models/credit-risk/versions/1", "/models/credit-risk/versions/2", "/models/heating-load/versions/1"} {
+		body := c.get(path).body
+		if m := inline.FindString(body); m != "" {
+			t.Errorf("%s has inline script or style (%q)", path, m)
+		}
+		if body = strings.ReplaceAll(body, `xmlns="http://www.w3.org/2000/svg"`, ""); strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+			t.Errorf("%s refers to an external URL", path)
+		}
 	}
 
 	// Editors see how to change stages; another workspace sees nothing.
