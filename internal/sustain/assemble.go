@@ -93,7 +93,67 @@ func AssembleReport(ctx context.Context, st joule.Store, req ReportRequest) (Rep
 	if in.Recommendations, err = LoadRecommendations(ctx, st, d, req.Deadline); err != nil {
 		return Report{}, err
 	}
+	if in.Models, err = LoadModelCards(ctx, st, req.WorkspaceID, req.Since, req.Until); err != nil {
+		return Report{}, err
+	}
 	return BuildReport(d, in)
+}
+
+// LoadModelCards returns an energy card for every model version of the
+// workspace ("": every workspace) created in [since, until), by workspace,
+// model and version.
+func LoadModelCards(ctx context.Context, st joule.Store, workspaceID string, since, until time.Time) ([]ModelEnergyCard, error) {
+	var wss []joule.Workspace
+	if workspaceID != "" {
+		ws, err := st.GetWorkspace(ctx, workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		wss = []joule.Workspace{ws}
+	} else {
+		for opt := (joule.ListOptions{Limit: joule.MaxLimit}); ; {
+			page, next, err := st.ListWorkspaces(ctx, opt)
+			if err != nil {
+				return nil, err
+			}
+			wss = append(wss, page...)
+			if next == "" {
+				break
+			}
+			opt.Cursor = next
+		}
+	}
+	cards := []ModelEnergyCard{}
+	for _, ws := range wss {
+		for opt := (joule.ListOptions{Limit: joule.MaxLimit}); ; {
+			models, next, err := st.ListModels(ctx, ws.ID, opt)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range models {
+				for vopt := (joule.ListOptions{Limit: joule.MaxLimit}); ; {
+					vs, vnext, err := st.ListModelVersions(ctx, m.ID, vopt)
+					if err != nil {
+						return nil, err
+					}
+					for _, v := range vs {
+						if !v.CreatedAt.Before(since) && v.CreatedAt.Before(until) {
+							cards = append(cards, modelCard(ws.Name, m, v))
+						}
+					}
+					if vnext == "" {
+						break
+					}
+					vopt.Cursor = vnext
+				}
+			}
+			if next == "" {
+				break
+			}
+			opt.Cursor = next
+		}
+	}
+	return cards, nil
 }
 
 // TargetState is a target with its baseline, its weekly series since the

@@ -34,7 +34,53 @@ type Report struct {
 	Scope2      Scope2           `json:"scope2"`
 	Targets     []ReportTarget   `json:"targets"`
 	Recommend   []Recommendation `json:"recommendations"`
-	Notes       []string         `json:"notes"`
+	// Models holds a model energy card per model version trained in the
+	// period.
+	Models []ModelEnergyCard `json:"models"`
+	Notes  []string          `json:"notes"`
+}
+
+// ModelEnergyCard is a model version's energy disclosure: what training it
+// cost, measured or estimated and how. Inference energy per 1,000
+// predictions joins it when the version is served.
+type ModelEnergyCard struct {
+	Workspace string    `json:"workspace"`
+	Model     string    `json:"model"`
+	Version   int       `json:"version"`
+	Algorithm string    `json:"algorithm"`
+	Stage     string    `json:"stage"`
+	TrainedAt time.Time `json:"trained_at"`
+	JobID     string    `json:"job_id,omitempty"`
+	// Training is nil until the training job's energy is accounted.
+	TrainingKWh   *float64 `json:"training_kwh,omitempty"`
+	MeasuredShare float64  `json:"measured_share"`
+	EmissionsKg   float64  `json:"emissions_kg"`
+	Cost          float64  `json:"cost"`
+	Currency      string   `json:"currency,omitempty"`
+	Method        string   `json:"method"`
+	Inference     string   `json:"inference"`
+}
+
+// modelCard makes v's energy card.
+func modelCard(workspace string, m joule.Model, v joule.ModelVersion) ModelEnergyCard {
+	c := ModelEnergyCard{Workspace: workspace, Model: m.Name, Version: v.Version, Algorithm: v.Algorithm, Stage: v.Stage,
+		TrainedAt: v.CreatedAt, JobID: v.JobID,
+		Inference: "not served yet: energy per 1,000 predictions is reported once the version is deployed"}
+	switch e := v.Energy; {
+	case e != nil:
+		kwh := e.Joules / 3.6e6
+		c.TrainingKWh = &kwh
+		if e.Joules > 0 {
+			c.MeasuredShare = e.MeasuredJoules / e.Joules
+		}
+		c.EmissionsKg, c.Cost, c.Currency = e.EmissionsG/1000, e.Cost, e.Currency
+		c.Method = fmt.Sprintf("training job's energy (%s), emissions at %.0f gCO2e/kWh (%s) × PUE %.2f", e.Method, e.IntensityGPerKWh, e.IntensitySource, e.PUE)
+	case v.JobID == "":
+		c.Method = "imported: training energy not known"
+	default:
+		c.Method = "training job not accounted yet"
+	}
+	return c
 }
 
 // DayFigures is one day of the trends.
@@ -102,6 +148,7 @@ type ReportInput struct {
 	Targets         []joule.Target
 	BaselineNames   map[string]string
 	Recommendations []Recommendation
+	Models          []ModelEnergyCard
 }
 
 // BuildReport computes a report from d (already the period's data).
@@ -114,6 +161,10 @@ func BuildReport(d Data, in ReportInput) (Report, error) {
 		Daily: []DayFigures{}, ByWorkspace: []Breakdown{}, ByNode: []Breakdown{}, Targets: []ReportTarget{}, Recommend: in.Recommendations}
 	if r.Recommend == nil {
 		r.Recommend = []Recommendation{}
+	}
+	r.Models = in.Models
+	if r.Models == nil {
+		r.Models = []ModelEnergyCard{}
 	}
 	for t := d.Since; t.Before(d.Until); t = t.AddDate(0, 0, 1) {
 		s, _ := Compute(d.Window(t, t.AddDate(0, 0, 1)), "")
@@ -329,6 +380,14 @@ func RenderCSV(w io.Writer, r Report) error {
 	}
 	for _, rec := range r.Recommend {
 		write("recommendation", rec.Kind, rec.Title, Fmt(rec.KgCO2e), "kg CO2e", rec.Method)
+	}
+	for _, c := range r.Models {
+		key := fmt.Sprintf("%s/%s@%d", c.Workspace, c.Model, c.Version)
+		if c.TrainingKWh == nil {
+			write("model_card", key, c.Algorithm, "", "kWh", c.Method)
+			continue
+		}
+		write("model_card", key, c.Algorithm, Fmt(*c.TrainingKWh), "kWh", fmt.Sprintf("measured %.1f%%; %s kg CO2e; %s; inference: %s", 100*c.MeasuredShare, Fmt(c.EmissionsKg), c.Method, c.Inference))
 	}
 	for i, n := range r.Notes {
 		write("note", strconv.Itoa(i+1), "", "", "", n)
