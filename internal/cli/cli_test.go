@@ -212,6 +212,48 @@ func TestSimCluster(t *testing.T) {
 	}
 }
 
+// TestEnergyPowercap advises power limits from the embedded Zeus V100
+// trace and from a user's file, and names bad input.
+func TestEnergyPowercap(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	if err := m.Run(t.Context(), []string{"energy", "powercap", "--gpu", "v100", "--workload", "imagenet/resnet50", "--eta", "1", "-o", "json"}); err != nil {
+		t.Fatalf("energy powercap: %v\n%s", err, out.String())
+	}
+	var rows []struct {
+		LimitW, MaxLimitW, EnergySavedPct float64
+		BatchSize                         int `json:"batch_size"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	for _, r := range rows {
+		if r.LimitW > r.MaxLimitW || r.EnergySavedPct < 0 {
+			t.Errorf("advice %+v: a limit above the maximum or a negative saving", r)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "sweep.csv")
+	csv := "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power\nd,n,32,sgd,300,100,290\nd,n,32,sgd,200,110,190\nd,n,32,sgd,150,140,148\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := m.Run(t.Context(), []string{"energy", "powercap", "--trace", path, "--eta", "1", "--max-slowdown", "20%"}); err != nil {
+		t.Fatalf("energy powercap --trace: %v\n%s", err, out.String())
+	}
+	// 300 W: 29,000 J; 200 W: 20,900 J (10 % slower); 150 W: 20,720 J but 40 % slower.
+	if !strings.Contains(out.String(), "200 W") || !strings.Contains(out.String(), "27.9%") {
+		t.Errorf("advice from the file:\n%s", out.String())
+	}
+	for args, want := range map[string]string{"--gpu h100": "h100", "": "--gpu", "--gpu v100 --workload x/y": "--workload", "--gpu v100 --eta 2": "eta"} {
+		err := m.Run(t.Context(), append([]string{"energy", "powercap"}, strings.Fields(args)...))
+		if err == nil || !strings.Contains(cli.ErrorText(err), want) {
+			t.Errorf("energy powercap %s: %v, want an error naming %s", args, err, want)
+		}
+	}
+}
+
 func TestEnergyValidate(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

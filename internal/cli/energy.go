@@ -174,7 +174,7 @@ evaluated. With no --profile it evaluates the shipped profiles.`,
 	}
 	validate.Flags().StringArrayVar(&profiles, "profile", nil, "a CodeCarbon-format load profile CSV (repeatable)")
 	validate.Flags().IntVar(&sockets, "sockets", 0, "CPU sockets of the profiled machine (not in the CSV; default 1)")
-	cmd.AddCommand(validate, m.energyReportCommand())
+	cmd.AddCommand(validate, m.energyReportCommand(), m.energyPowercapCommand())
 	return cmd
 }
 
