@@ -254,6 +254,36 @@ func TestEnergyPowercap(t *testing.T) {
 	}
 }
 
+// TestSimElastic replays CarbonScaler's greedy from the CLI on the shipped
+// Germany series and profile, and names bad flags.
+func TestSimElastic(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := &cli.Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	args := []string{"sim", "elastic", "--carbon", "../carbon/testdata/ger_ci.csv", "--profile", "../sim/testdata/carbonscaler-nbody100k.csv"}
+	if err := m.Run(t.Context(), append(args, "-o", "json")); err != nil {
+		t.Fatalf("sim elastic: %v\n%s", err, out.String())
+	}
+	var r struct {
+		Jobs                                    int
+		VsAgnostic, VsSuspend, VsBest, Agnostic float64
+	}
+	var raw map[string]float64
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	r.Jobs, r.VsAgnostic, r.VsSuspend, r.VsBest = int(raw["jobs"]), raw["vs_agnostic_pct"], raw["vs_suspend_resume_pct"], raw["vs_best_static_pct"]
+	if r.Jobs < 300 || !(r.VsAgnostic > r.VsSuspend && r.VsSuspend > r.VsBest && r.VsBest > 0) {
+		t.Errorf("sim elastic: %+v", raw)
+	}
+	for extra, want := range map[string]string{"--base 9": "--base", "--deadline 10h --work-hours 24": "does not fit", "--work-hours -1": "--work-hours"} {
+		err := m.Run(t.Context(), append(append([]string{}, args...), strings.Fields(extra)...))
+		if err == nil || !strings.Contains(cli.ErrorText(err), want) {
+			t.Errorf("sim elastic %s: %v, want an error naming %s", extra, err, want)
+		}
+	}
+}
+
 func TestEnergyValidate(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -108,7 +109,7 @@ how many jobs run at once, with --policy greedy, carbon-per-wait or replan.`,
 	f.BoolVar(&interrupting, "interrupting", false, "jobs may pause and resume (run in the cheapest steps)")
 	f.IntVar(&capacity, "capacity", 0, "jobs that may run at once (0: unlimited)")
 	f.StringVar(&policy, "policy", "greedy", "with --capacity: greedy, carbon-per-wait or replan (greedy, re-planning waiting jobs by deadline when an arrival would miss)")
-	cmd.AddCommand(m.simClusterCommand())
+	cmd.AddCommand(m.simClusterCommand(), m.simElasticCommand())
 	return cmd
 }
 
@@ -210,5 +211,93 @@ The power figures are assumptions you give (--idle-watts, --sleep-watts,
 	f.Float64Var(&idleW, "idle-watts", 100, "assumed power of an idle node")
 	f.Float64Var(&sleepW, "sleep-watts", 5, "assumed power of a sleeping node")
 	f.Float64Var(&coreW, "core-watts", 10, "assumed extra power of each busy core")
+	return cmd
+}
+
+func (m *Main) simElasticCommand() *cobra.Command {
+	var carbonPath, profilePath string
+	var workHours float64
+	var deadline, every time.Duration
+	var base, maxR int
+	cmd := &cobra.Command{
+		Use:   "elastic --carbon FILE --profile FILE",
+		Short: "Replay an elastic job (a scaling profile) with CarbonScaler's greedy against its baselines",
+		Long: `sim elastic replays an elastic job — one that can run on 1…N replicas, with
+the throughput and power of each count in a CarbonScaler profile CSV (nodes,
+throughput,power) — on an hourly carbon-intensity series, starting every
+--every, each job needing --work-hours of work at --base replicas and due
+--deadline after it starts. It compares CarbonScaler's greedy marginal
+allocation (replicas per hour by extra throughput per extra gram) with
+three baselines on the same work: carbon-agnostic (--base replicas from the
+start), suspend-resume at --base replicas in the greenest hours, and the
+best static scale (suspend-resume at whichever replica count emits least).
+Power is the profile's; the intensity the series'.`,
+		Example: `  joule sim elastic --carbon internal/carbon/testdata/ger_ci.csv \
+    --profile internal/sim/testdata/carbonscaler-nbody100k.csv --work-hours 24 --deadline 48h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case carbonPath == "" || profilePath == "":
+				return joule.Errorf(joule.EINVALID, "--carbon and --profile are required")
+			case !(workHours > 0):
+				return joule.Errorf(joule.EINVALID, "--work-hours: %v is not a positive number of hours", workHours)
+			case deadline < time.Hour || every < time.Hour:
+				return joule.Errorf(joule.EINVALID, "--deadline and --every must be at least 1h")
+			}
+			ci, err := sim.ReadHourly(carbonPath)
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "--carbon: %v", err)
+			}
+			pf, err := os.Open(profilePath)
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "--profile: %v", err)
+			}
+			defer pf.Close()
+			profile, err := sim.ParseScalingProfile(pf, profilePath)
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "--profile: %v", err)
+			}
+			if base < 1 || base >= len(profile) {
+				return joule.Errorf(joule.EINVALID, "--base: %d replicas: the profile has 1 to %d", base, len(profile)-1)
+			}
+			d := int(deadline / time.Hour)
+			var starts []int
+			for s := 0; s+d <= len(ci); s += int(every / time.Hour) {
+				starts = append(starts, s)
+			}
+			r, err := sim.RunElastic(sim.ElasticConfig{Profile: profile, Work: workHours * profile[base].Throughput, Deadline: d,
+				BaseReplicas: base, MaxReplicas: maxR, Starts: starts}, ci)
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "%v", err)
+			}
+			out := struct {
+				Jobs           int     `json:"jobs"`
+				AgnosticG      float64 `json:"agnostic_grams"`
+				SuspendResumeG float64 `json:"suspend_resume_grams"`
+				BestStaticG    float64 `json:"best_static_grams"`
+				CarbonScalerG  float64 `json:"carbonscaler_grams"`
+				VsAgnosticPct  float64 `json:"vs_agnostic_pct"`
+				VsSuspendPct   float64 `json:"vs_suspend_resume_pct"`
+				VsBestPct      float64 `json:"vs_best_static_pct"`
+				MeanReplicas   float64 `json:"mean_replicas"`
+			}{r.Jobs, r.AgnosticG, r.SuspendResumeG, r.BestStaticG, r.CarbonScalerG, r.VsAgnosticPct, r.VsSuspendPct, r.VsBestPct, r.MeanReplicas}
+			return m.print(out, func(tw *tabwriter.Writer) {
+				row(tw, "Jobs:", r.Jobs)
+				row(tw, "Carbon-agnostic:", fmt.Sprintf("%.1f kg CO2e (%d replicas from the start)", r.AgnosticG/1000, base))
+				row(tw, "Suspend-resume:", fmt.Sprintf("%.1f kg CO2e (%d replicas, greenest hours)", r.SuspendResumeG/1000, base))
+				row(tw, "Best static scale:", fmt.Sprintf("%.1f kg CO2e", r.BestStaticG/1000))
+				row(tw, "CarbonScaler greedy:", fmt.Sprintf("%.1f kg CO2e (mean %.2f replicas when running)", r.CarbonScalerG/1000, r.MeanReplicas))
+				row(tw, "Saved:", fmt.Sprintf("%.1f%% vs agnostic, %.1f%% vs suspend-resume, %.1f%% vs best static", r.VsAgnosticPct, r.VsSuspendPct, r.VsBestPct))
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&carbonPath, "carbon", "", "carbon-intensity series (CSV), read on an hourly grid")
+	f.StringVar(&profilePath, "profile", "", "scaling profile CSV: nodes,throughput,power")
+	f.Float64Var(&workHours, "work-hours", 24, "work per job, in hours at --base replicas")
+	f.DurationVar(&deadline, "deadline", 48*time.Hour, "each job is due this long after it starts")
+	f.DurationVar(&every, "every", 24*time.Hour, "a job starts this often through the series")
+	f.IntVar(&base, "base", 1, "the baselines' replica count")
+	f.IntVar(&maxR, "max", 0, "most replicas CarbonScaler may use (0: the profile's maximum)")
 	return cmd
 }
