@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/joule-dev/joule"
@@ -57,7 +58,16 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 	} else {
 		o.logger.Debug("no NVIDIA GPUs visible", "reason", err)
 	}
-	ncfg := nodeinfo.Config{Name: o.name, GPUs: gpus, Labels: o.labels, Logger: o.logger.With("subsystem", "node")}
+	labels := o.labels
+	if o.carbonZone != "" && labels[ZoneLabel] == "" {
+		// The node's grid zone, for carbon-aware placement on the server.
+		labels = maps.Clone(labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[ZoneLabel] = o.carbonZone
+	}
+	ncfg := nodeinfo.Config{Name: o.name, GPUs: gpus, Labels: labels, Logger: o.logger.With("subsystem", "node")}
 	node, err := nodeinfo.Detect(ctx, ncfg)
 	if err != nil {
 		return nil, fmt.Errorf("detect node: %w", err)

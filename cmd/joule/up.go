@@ -20,6 +20,7 @@ import (
 
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/auth"
+	"github.com/joule-dev/joule/internal/carbon"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/compute"
 	"github.com/joule-dev/joule/internal/dataset"
@@ -118,7 +119,14 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		power.Policy.MinDwell, _ = time.ParseDuration(cmp.Or(cfg.MinDwell, "0s"))
 		logger.Info("idle nodes are put to sleep", "on_idle", cfg.OnIdle, "on_wake", cfg.OnWake)
 	}
-	dispatcher, err = compute.NewDispatcher(compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Power: power, Logger: logger.With("subsystem", "dispatcher")})
+	dcfg := compute.DispatcherConfig{Store: store, Enqueue: enqueuer(local.queue), Shift: shift, Power: power, Logger: logger.With("subsystem", "dispatcher")}
+	if cfg.PreferGreenNodes {
+		g := &greenPlacer{store: store, energy: cfg.Energy, pue: es.account.PUE, logger: logger.With("subsystem", "placement"), now: time.Now,
+			lookups: map[string]*carbon.Lookup{}, eff: map[string]effEntry{}}
+		dcfg.NodeCarbon = g.gramsPerCPUSecond
+		logger.Info("placement prefers the greenest node per CPU-second (zone intensity × measured efficiency)")
+	}
+	dispatcher, err = compute.NewDispatcher(dcfg)
 	if err != nil {
 		ln.Close()
 		return err

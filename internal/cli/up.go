@@ -35,10 +35,14 @@ type UpConfig struct {
 	// low-power state and bring it back (see docs/scheduling.md); with
 	// OnIdle empty, nodes always stay awake. IdleAfter and MinDwell are
 	// their hysteresis.
-	OnIdle    string `yaml:"on_idle"`
-	OnWake    string `yaml:"on_wake"`
-	IdleAfter string `yaml:"idle_after"`
-	MinDwell  string `yaml:"min_dwell"`
+	// PreferGreenNodes places each job on the node whose grid zone and
+	// measured efficiency give the fewest grams per CPU-second now, instead
+	// of packing by best fit.
+	PreferGreenNodes bool   `yaml:"prefer_green_nodes"`
+	OnIdle           string `yaml:"on_idle"`
+	OnWake           string `yaml:"on_wake"`
+	IdleAfter        string `yaml:"idle_after"`
+	MinDwell         string `yaml:"min_dwell"`
 	// Energy holds the meter, carbon and cost settings (energyconfig.go).
 	// AlertWebhook is the URL the sustainability monitor POSTs alerts to,
 	// signed with the secret in AlertSecretFile (HMAC-SHA256); without it
@@ -205,6 +209,7 @@ lists them.`,
 	f.StringVar(&flags.LogLevel, "log-level", "", "log level: debug, info, warn or error (default info)")
 	f.StringVar(&flags.NodeName, "node-name", "", "name of this node (default the host name)")
 	f.StringVar(&flags.CarbonZone, "carbon-zone", "", "grid zone for emissions: DE, US-CAL-CISO, gcp:europe-west1, … (default: world average)")
+	f.BoolVar(&flags.PreferGreenNodes, "prefer-green-nodes", false, "place each job on the node with the fewest grams CO2e per CPU-second now (zone intensity × measured efficiency), not by packing")
 	f.StringVar(&flags.OnIdle, "on-idle", "", "shell command that puts an idle node in a low-power state ($JOULE_NODE_NAME, $JOULE_NODE_ID set); default: nodes stay awake")
 	f.StringVar(&flags.OnWake, "on-wake", "", "shell command that wakes a sleeping node when queued work needs it")
 	f.StringVar(&flags.IdleAfter, "idle-after", "", "how long a node must be idle before --on-idle runs (default 10m)")
@@ -254,6 +259,10 @@ func (m *Main) upConfig(cmd *cobra.Command, flags UpConfig, configFile string) (
 		AlertSecretFile: pick("alert-secret-file", "JOULE_ALERT_SECRET_FILE", file.AlertSecretFile),
 		AlertThresholds: pick("alert-threshold", "JOULE_ALERT_THRESHOLDS", file.AlertThresholds),
 		Energy:          m.energyConfig(cmd, file.Energy),
+	}
+	cfg.PreferGreenNodes = file.PreferGreenNodes || m.getenv("JOULE_PREFER_GREEN_NODES") == "true"
+	if cmd.Flags().Changed("prefer-green-nodes") {
+		cfg.PreferGreenNodes = flags.PreferGreenNodes
 	}
 	cfg.AllowPrivateURLs = file.AllowPrivateURLs || m.getenv("JOULE_ALLOW_PRIVATE_URLS") == "true"
 	if cmd.Flags().Changed("allow-private-urls") {

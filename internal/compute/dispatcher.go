@@ -35,6 +35,10 @@ type DispatcherConfig struct {
 	Shift ShiftConfig
 	// Power, when set with an OnIdle hook, puts idle nodes to sleep.
 	Power *PowerConfig
+	// NodeCarbon, when set, gives a node's expected grams CO2e per
+	// CPU-second of work now (0: unknown), and placement prefers the
+	// greenest node that fits (Scheduler.CarbonAware).
+	NodeCarbon func(ctx context.Context, n joule.Node) float64
 }
 
 // Dispatcher places queued jobs on nodes. Run one per installation.
@@ -61,6 +65,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeCarbon != nil {
+		cfg.Scheduler.CarbonAware = true
 	}
 	return &Dispatcher{cfg: cfg, shift: cfg.Shift.withDefaults(), power: newPowerManager(cfg.Power), wake: make(chan struct{}, 1)}, nil
 }
@@ -299,6 +306,9 @@ func (d *Dispatcher) snapshot(ctx context.Context) ([]scheduler.Node, error) {
 		}
 		for _, g := range n.GPUs {
 			sn.GPUs = append(sn.GPUs, g.Index)
+		}
+		if d.cfg.NodeCarbon != nil && sn.Ready {
+			sn.GramsPerCPUSecond = d.cfg.NodeCarbon(ctx, n)
 		}
 		for _, j := range held {
 			if j.NodeID != n.ID {

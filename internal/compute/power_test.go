@@ -178,3 +178,50 @@ func TestPowerHookFailureKeepsState(t *testing.T) {
 		t.Fatalf("events %+v, want a failed hook with its output", evs)
 	}
 }
+
+// TestDispatcherPrefersGreenNodes: with NodeCarbon set, the dispatcher
+// places a job on the node with the fewest grams per CPU-second, not the
+// fullest one that fits.
+func TestDispatcherPrefersGreenNodes(t *testing.T) {
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "joule.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ws := joule.Workspace{ID: joule.NewID("ws", t0), Name: "team", CreatedAt: t0}
+	if err := store.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	zones := map[string]string{"node_de": "DE", "node_no": "NO"}
+	for id, zone := range zones {
+		if _, err := store.UpsertNode(ctx, joule.Node{ID: id, Name: id, CPUCores: 4, MemoryBytes: 8 << 30, State: joule.NodeReady,
+			Labels: map[string]string{"joule.dev/carbon-zone": zone}, CreatedAt: t0, LastHeartbeat: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intensity := map[string]float64{"DE": 380, "NO": 30}
+	var placed joule.Job
+	d, err := compute.NewDispatcher(compute.DispatcherConfig{
+		Store: store, Now: func() time.Time { return t0 },
+		Enqueue:  func(context.Context, any, joule.Job) error { return nil },
+		OnPlaced: func(j joule.Job) { placed = j },
+		NodeCarbon: func(_ context.Context, n joule.Node) float64 {
+			return intensity[n.Labels["joule.dev/carbon-zone"]] * 10 / 3.6e6 // 10 J per CPU-second
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &compute.Service{Store: store, Now: func() time.Time { return t0 }}
+	if _, err := svc.Submit(ctx, ws.ID, joule.JobSpec{Name: "train", Command: []string{"true"}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if placed.NodeID != "node_no" {
+		t.Errorf("placed on %q, want node_no (30 g/kWh against 380)", placed.NodeID)
+	}
+}

@@ -31,6 +31,11 @@ type Config struct {
 	// DefaultMaxAgeBoost; a negative value turns ageing off, and with it the
 	// reservation for starving jobs.
 	MaxAgeBoost int
+	// CarbonAware places each job on the fitting node with the lowest
+	// GramsPerCPUSecond (nodes where it is unknown come after those where
+	// it is known), and only among equals by best fit. Off, placement is
+	// best fit alone, which packs work so that idle nodes can sleep.
+	CarbonAware bool
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +97,11 @@ type Node struct {
 	GPUsInUse []int           // indices held by jobs placed or running on it
 	Labels    map[string]string
 	Ready     bool // false: the node gets nothing (lost, draining, asleep)
+	// GramsPerCPUSecond is the expected emissions of one CPU-second of work
+	// on the node now: its grid's intensity × its measured (or estimated)
+	// joules per CPU-second × PUE ÷ 3.6e6. Zero means unknown. With
+	// Config.CarbonAware, placement prefers the lowest known value.
+	GramsPerCPUSecond float64
 }
 
 // Pending is a job waiting for placement. Pass only jobs whose dependencies
@@ -159,6 +169,7 @@ type slot struct {
 	size     joule.Resources // capacity; GPUs = number of distinct GPU indices
 	free     joule.Resources // GPUs = len(freeGPUs)
 	freeGPUs []int           // ascending
+	grams    float64         // GramsPerCPUSecond; 0 unknown
 }
 
 // entry is a pending job while a plan is being made.
@@ -203,7 +214,7 @@ func Place(cfg Config, nodes []Node, pending []Pending, now time.Time) Plan {
 			plan.Unplaced = append(plan.Unplaced, u)
 			continue
 		}
-		if s := bestFit(slots, e, held); s != nil {
+		if s := bestFit(slots, e, held, cfg.CarbonAware); s != nil {
 			plan.Assignments = append(plan.Assignments, s.take(e))
 			continue
 		}
@@ -234,6 +245,7 @@ func snapshot(nodes []Node) []*slot {
 			labels:   n.Labels,
 			size:     joule.Resources{CPUMillis: n.Capacity.CPUMillis, MemoryBytes: n.Capacity.MemoryBytes, GPUs: len(gpus)},
 			freeGPUs: free,
+			grams:    n.GramsPerCPUSecond,
 		}
 		s.free = joule.Resources{
 			CPUMillis:   n.Capacity.CPUMillis - n.Allocated.CPUMillis,
@@ -319,15 +331,17 @@ func (s *slot) eligible(e *entry) bool {
 
 // bestFit returns the eligible slot other than held with room for e that is
 // left with the fewest free GPUs, then the least free CPU, then the least
-// free memory, or nil if none has room. Slots are sorted by ID, so the first
-// of equals wins.
-func bestFit(slots []*slot, e *entry, held *slot) *slot {
+// free memory, or nil if none has room; with carbon, the slot with the
+// lowest known grams per CPU-second comes first. Slots are sorted by ID, so
+// the first of equals wins.
+func bestFit(slots []*slot, e *entry, held *slot, carbon bool) *slot {
 	var best *slot
 	for _, s := range slots {
 		if s == held || !e.req.Fits(s.free) || !s.eligible(e) {
 			continue
 		}
 		if best == nil || cmp.Or(
+			greener(carbon, s.grams, best.grams),
 			cmp.Compare(s.free.GPUs, best.free.GPUs),
 			cmp.Compare(s.free.CPUMillis, best.free.CPUMillis),
 			cmp.Compare(s.free.MemoryBytes, best.free.MemoryBytes),
@@ -336,6 +350,22 @@ func bestFit(slots []*slot, e *entry, held *slot) *slot {
 		}
 	}
 	return best
+}
+
+// greener orders two nodes' grams per CPU-second, known before unknown,
+// lower first; 0 when carbon is off or they are equal.
+func greener(carbon bool, a, b float64) int {
+	switch {
+	case !carbon || a == b:
+		return 0
+	case a > 0 && b > 0:
+		return cmp.Compare(a, b)
+	case a > 0:
+		return -1
+	case b > 0:
+		return 1
+	}
+	return 0
 }
 
 // take gives e room on s: the lowest free GPU indices first.

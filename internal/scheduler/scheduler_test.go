@@ -464,3 +464,32 @@ func TestStarvingJobRuns(t *testing.T) {
 		t.Errorf("only %d jobs started: small jobs should keep flowing", len(started))
 	}
 }
+
+func TestPlaceCarbonAware(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	nodes := []scheduler.Node{
+		{ID: "a", Ready: true, Capacity: joule.Resources{CPUMillis: 4000}, Allocated: joule.Resources{CPUMillis: 3000}, GramsPerCPUSecond: 2e-4},
+		{ID: "b", Ready: true, Capacity: joule.Resources{CPUMillis: 4000}, GramsPerCPUSecond: 1e-4},
+		{ID: "c", Ready: true, Capacity: joule.Resources{CPUMillis: 4000}, Allocated: joule.Resources{CPUMillis: 2000}},
+	}
+	job := []scheduler.Pending{{JobID: "j", Priority: 5, Resources: joule.Resources{CPUMillis: 1000}, QueuedAt: now}}
+	// Best fit alone: a, the fullest node that fits.
+	if p := scheduler.Place(scheduler.Config{}, nodes, job, now); p.Assignments[0].NodeID != "a" {
+		t.Errorf("best fit: %v, want a", p.Assignments)
+	}
+	// Carbon-aware: b, the greenest per CPU-second.
+	if p := scheduler.Place(scheduler.Config{CarbonAware: true}, nodes, job, now); p.Assignments[0].NodeID != "b" {
+		t.Errorf("carbon-aware: %v, want b", p.Assignments)
+	}
+	// Known before unknown: with b full, a (known) before c (unknown).
+	nodes[1].Allocated.CPUMillis = 4000
+	if p := scheduler.Place(scheduler.Config{CarbonAware: true}, nodes, job, now); p.Assignments[0].NodeID != "a" {
+		t.Errorf("carbon-aware with b full: %v, want a (known) over c (unknown)", p.Assignments)
+	}
+	// Equal grams: best fit decides.
+	nodes[1].Allocated.CPUMillis, nodes[1].GramsPerCPUSecond = 0, 2e-4
+	if p := scheduler.Place(scheduler.Config{CarbonAware: true}, nodes, job, now); p.Assignments[0].NodeID != "a" {
+		t.Errorf("equal grams: %v, want a by best fit", p.Assignments)
+	}
+}
