@@ -111,6 +111,7 @@ type DeploymentStatus struct {
 	// replica.
 	Ready       bool       `json:"ready"`
 	InFlight    int        `json:"in_flight"`
+	RPS         float64    `json:"rps"`         // requests per second over the last autoscaler tick
 	Predictions int64      `json:"predictions"` // rows predicted since the server started
 	Requests    int64      `json:"requests"`
 	Errors      int64      `json:"errors"`
@@ -187,4 +188,24 @@ type DeploymentStore interface {
 	AppendDeploymentEvent(ctx context.Context, e DeploymentEvent) error
 	// ListDeploymentEvents lists a deployment's events by ID, oldest first.
 	ListDeploymentEvents(ctx context.Context, deploymentID string, opt ListOptions) ([]DeploymentEvent, string, error)
+}
+
+// PredictRequest is the body of a predict call: rows as records
+// (Instances, as TF Serving and KServe v1 take them) or as columns
+// (Inputs); exactly one of the two. Values are the raw features: the
+// model's fitted recipe, if it has one, is applied by the server.
+type PredictRequest struct {
+	Instances []map[string]any `json:"instances,omitempty"`
+	Inputs    map[string][]any `json:"inputs,omitempty"`
+}
+
+// PredictResponse is what a predict call returns: one prediction per row
+// (a class label for a classifier, a number for a regressor) and, for a
+// classifier that gives probabilities, each row's probability per class.
+type PredictResponse struct {
+	Deployment    string               `json:"deployment"`
+	Model         string               `json:"model"`
+	ModelVersion  int                  `json:"model_version"`
+	Predictions   []any                `json:"predictions"`
+	Probabilities []map[string]float64 `json:"probabilities,omitempty"`
 }
