@@ -1,5 +1,7 @@
 package serving
 
+import "github.com/joule-dev/joule"
+
 // ReplicaUsage is one replica's cumulative use: the CPU time its workers
 // spent in predict calls and the rows they predicted.
 type ReplicaUsage struct {
@@ -82,4 +84,25 @@ func (m *Manager) AddEnergy(deploymentID string, e Energy) {
 		t.JoulesPer1000 = t.Joules / float64(t.Predictions) * 1000
 		t.EmissionsGPer1000 = t.EmissionsG / float64(t.Predictions) * 1000
 	}
+}
+
+// Deployments returns every live deployment with its status, from memory
+// (for metrics).
+func (m *Manager) Deployments() []joule.Deployment {
+	m.mu.Lock()
+	deps := make([]*deployment, 0, len(m.deps))
+	for _, d := range m.deps {
+		deps = append(deps, d)
+	}
+	m.mu.Unlock()
+	out := make([]joule.Deployment, 0, len(deps))
+	for _, d := range deps {
+		st := d.status()
+		d.mu.Lock()
+		spec := d.spec
+		d.mu.Unlock()
+		spec.Status = st
+		out = append(out, spec)
+	}
+	return out
 }
