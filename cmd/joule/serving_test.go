@@ -206,6 +206,38 @@ func TestServingEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A public deployment needs no token, and has its own limits: 413 over
+	// its body limit, 429 over its rate limit (1 request per second).
+	if out, err := cli("deploy", "german", "--name", "open", "--min", "1", "--public", "--body-limit", "4096"); err != nil {
+		t.Fatalf("deploy --public: %v\n%s", err, out)
+	}
+	if out, err := cli("deploy", "german", "--name", "slow", "--public", "--rate-limit", "0.001"); err != nil {
+		t.Fatalf("deploy --rate-limit: %v\n%s", err, out)
+	}
+	post := func(name string, body []byte) (int, string) {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/workspaces/default/deployments/"+name+"/predict", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	one, _ := json.Marshal(map[string]any{"instances": instances[:1]})
+	if code, out := post("open", body); code != http.StatusRequestEntityTooLarge || !strings.Contains(out, "4096 bytes") {
+		t.Errorf("public predict over the body limit = %d %.300s, want 413", code, out)
+	}
+	if code, out := post("open", one); code != http.StatusOK {
+		t.Errorf("public predict without a token = %d %.300s, want 200", code, out)
+	}
+	if code, out := post("slow", one); code != http.StatusOK {
+		t.Errorf("first predict within the rate limit = %d %.300s, want 200", code, out)
+	}
+	if code, out := post("slow", one); code != http.StatusTooManyRequests || !strings.Contains(out, "rate_limited") {
+		t.Errorf("public predict over the rate limit = %d %.300s, want 429", code, out)
+	}
+
 	events, err := cli("deployment", "events", "credit")
 	if err != nil || !strings.Contains(events, "a request arrived at zero replicas") || !strings.Contains(events, "created") {
 		t.Errorf("deployment events: %v\n%s", err, events)
