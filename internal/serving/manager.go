@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +36,9 @@ type Config struct {
 	// DataDir, and its recipe's input columns from the store).
 	Load func(ctx context.Context, mv joule.ModelVersion) (*Predictor, error)
 	// QueuePerWorker bounds each replica's queue: workers × this many
-	// requests may wait (default 4). Beyond it a request gets 503.
+	// requests may wait (default 4). A deployment admits at most
+	// max replicas × workers × (1 + this) requests at once; beyond that a
+	// request gets 503 at once.
 	QueuePerWorker int
 	Logger         *slog.Logger
 }
@@ -382,14 +385,25 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (j
 	if int64(len(data)) > spec.BodyLimit {
 		return joule.PredictResponse{}, joule.Errorf(joule.ETOOLARGE, "body: over this deployment's limit of %d bytes", spec.BodyLimit)
 	}
+	if limit := int64(spec.MaxReplicas * spec.TargetConcurrency * (1 + m.cfg.QueuePerWorker)); d.inflight.Load() > limit {
+		return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
+			spec.Name, d.inflight.Load(), spec.MaxReplicas, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker)
+	}
 	t := &task{ctx: ctx, body: bytes.Clone(data), done: make(chan result, 1)}
 	for {
 		d.mu.Lock()
 		if len(d.replicas) > 0 {
-			ok := d.pick().offer(t)
+			r := d.pick()
 			d.mu.Unlock()
-			if !ok {
-				return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: every replica's queue is full; retry later", spec.Name)
+			// Within the deployment's bound, a full queue waits for room
+			// rather than failing: requests held during a cold start all
+			// land on the first replica.
+			err := r.submit(ctx, t)
+			if errors.Is(err, errClosed) {
+				continue // scaled down under us: pick again
+			}
+			if err != nil {
+				return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "request ended while queued for deployment %q", spec.Name)
 			}
 			break
 		}

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,11 @@ type replica struct {
 	maxBatch int
 	work     chan *task // bounded queue; closed by stop
 	wg       sync.WaitGroup
+	// closing is closed first by stop; senders hold mu's read lock, so
+	// stop closes work only once none is sending.
+	closing chan struct{}
+	mu      sync.RWMutex
+	once    sync.Once
 
 	cpuNanos    atomic.Int64 // CPU time in predict calls
 	predictions atomic.Int64 // rows predicted
@@ -39,7 +45,7 @@ type replica struct {
 
 // newReplica starts workers goroutines with a queue of queue tasks.
 func newReplica(id string, pred *Predictor, workers, queue, maxBatch int) *replica {
-	r := &replica{id: id, pred: pred, maxBatch: maxBatch, work: make(chan *task, queue)}
+	r := &replica{id: id, pred: pred, maxBatch: maxBatch, work: make(chan *task, queue), closing: make(chan struct{})}
 	for range workers {
 		r.wg.Go(r.worker)
 	}
@@ -76,20 +82,39 @@ func (r *replica) run(t *task) {
 	t.done <- result{resp: resp, err: err}
 }
 
-// offer queues t without blocking; false when the queue is full. The
-// caller holds the deployment's lock, which stop also takes, so the queue
-// is never closed under it.
-func (r *replica) offer(t *task) bool {
+// errClosed means the replica stopped before it took the task.
+var errClosed = errors.New("replica stopped")
+
+// submit queues t, waiting while the queue is full, until ctx ends or the
+// replica stops (errClosed: try another).
+func (r *replica) submit(ctx context.Context, t *task) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	select {
+	case <-r.closing:
+		return errClosed
+	default:
+	}
 	r.inflight.Add(1)
 	select {
 	case r.work <- t:
-		return true
-	default:
+		return nil
+	case <-r.closing:
 		r.inflight.Add(-1)
-		return false
+		return errClosed
+	case <-ctx.Done():
+		r.inflight.Add(-1)
+		return ctx.Err()
 	}
 }
 
-// stop closes the queue; the workers finish what is queued and exit. The
-// caller holds the deployment's lock.
-func (r *replica) stop() { close(r.work) }
+// stop closes the queue once every sender has left; the workers finish
+// what is queued and exit. Safe more than once.
+func (r *replica) stop() {
+	r.once.Do(func() {
+		close(r.closing)
+		r.mu.Lock()
+		close(r.work)
+		r.mu.Unlock()
+	})
+}

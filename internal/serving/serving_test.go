@@ -443,3 +443,26 @@ func TestEnergyPerThousand(t *testing.T) {
 		t.Fatalf("energy = %+v; want 6 J over 40000 predictions = 0.15 J per 1000, estimated", e)
 	}
 }
+
+// TestOverloadRejects: beyond max replicas × (running + queued) requests in
+// flight, a request gets EUNAVAILABLE at once instead of waiting.
+func TestOverloadRejects(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	dep := f.deploy(t, m, joule.Deployment{Name: "credit", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: 1})
+	m.Tick(t.Context())
+	rt, _ := m.lookup(f.ws.ID, dep.Name)
+	for range 5 { // 1 running + 4 queued fill the one replica
+		rt.enter()
+	}
+	_, err := predict(t, m, f.ws.ID, "credit", `{"instances": [{"a": 1, "b": 2, "n": 3}]}`)
+	if joule.ErrorCode(err) != joule.EUNAVAILABLE || !strings.Contains(joule.ErrorMessage(err), "overloaded") {
+		t.Fatalf("request over the bound = %v, want unavailable: overloaded", err)
+	}
+	for range 5 {
+		rt.leave()
+	}
+	if _, err := predict(t, m, f.ws.ID, "credit", `{"instances": [{"a": 1, "b": 2, "n": 3}]}`); err != nil {
+		t.Fatalf("request within the bound: %v", err)
+	}
+}
