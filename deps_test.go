@@ -39,6 +39,9 @@ var allowedInternal = map[string][]string{
 	// Training and batch prediction read rows through the data layer and
 	// fit with the algorithm library.
 	"internal/model": {"internal/dataset", "internal/ml", "internal/ml/modelfile"},
+	// Serving loads model files with the algorithm library and replays
+	// their fitted recipes on single rows through the data layer.
+	"internal/serving": {"internal/dataset", "internal/ml"},
 	// The simulator replays carbon series through the pure policies.
 	"internal/sim": {"internal/carbon", "internal/scheduler"},
 	// A random forest is an ensemble of the tree package's CART trees.

@@ -9,6 +9,7 @@ import (
 const (
 	EINVALID      = "invalid"      // bad input: 400
 	ETOOLARGE     = "too_large"    // request body over the limit: 413
+	ERATELIMITED  = "rate_limited" // over a rate limit: 429
 	EUNAUTHORIZED = "unauthorized" // no or bad credentials: 401
 	EFORBIDDEN    = "forbidden"    // credentials lack the role or workspace: 403
 	ENOTFOUND     = "not_found"    // no such resource: 404

@@ -20,6 +20,7 @@ type Store interface {
 	SustainStore
 	DatasetStore
 	ModelStore
+	DeploymentStore
 
 	// Kind names the implementation: "sqlite" or "postgres".
 	Kind() string

@@ -27,6 +27,7 @@ import (
 	"github.com/joule-dev/joule/internal/httpapi"
 	"github.com/joule-dev/joule/internal/model"
 	"github.com/joule-dev/joule/internal/postgres"
+	"github.com/joule-dev/joule/internal/serving"
 	"github.com/joule-dev/joule/internal/sqlite"
 	"github.com/joule-dev/joule/web"
 )
@@ -156,6 +157,18 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
+	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir,
+		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
+	if err := deployments.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	defer deployments.Stop()
+	meter := &servingMeter{mgr: deployments, power: local.power, cfg: es.account, policy: es.policy, logger: logger.With("subsystem", "serving")}
+	meter.Start(ctx)
+	defer meter.Stop()
+	reg.MustRegister(newServingCollector(deployments))
+
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {
 		nodes, _, err := store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
@@ -188,6 +201,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Jobs:         jobs,
 		Datasets:     datasets,
 		Models:       models,
+		Deployments:  deployments,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

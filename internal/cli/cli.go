@@ -99,7 +99,7 @@ or the file written by 'joule login', in that order.`,
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{m.loginCommand(), m.statusCommand(), m.jobCommand(), m.scheduleCommand(), m.nodeCommand(), m.workspaceCommand(), m.tokenCommand(), m.auditCommand(), m.energyCommand(), m.simCommand(),
-		m.indicatorCommand(), m.baselineCommand(), m.targetCommand(), m.kpiCommand(), m.importCommand(), m.reportCommand(), m.recommendCommand(), m.datasetCommand(), m.trainCommand(), m.modelCommand()} {
+		m.indicatorCommand(), m.baselineCommand(), m.targetCommand(), m.kpiCommand(), m.importCommand(), m.reportCommand(), m.recommendCommand(), m.datasetCommand(), m.trainCommand(), m.modelCommand(), m.deployCommand(), m.deploymentCommand(), m.predictCommand()} {
 		c.GroupID = "use"
 		root.AddCommand(c)
 	}

@@ -21,6 +21,7 @@ var codeStatus = map[string]int{
 	joule.EMETHOD:       http.StatusMethodNotAllowed,
 	joule.ECONFLICT:     http.StatusConflict,
 	joule.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	joule.ERATELIMITED:  http.StatusTooManyRequests,
 	joule.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	joule.EINTERNAL:     http.StatusInternalServerError,
 }

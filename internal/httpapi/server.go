@@ -36,6 +36,9 @@ type Config struct {
 	Datasets DatasetService
 	// Models keeps the model registry. nil: model routes answer 503.
 	Models ModelService
+	// Deployments serves model deployments. nil: deployment routes answer
+	// 503.
+	Deployments DeploymentService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -121,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes()) {
+	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes(), s.deploymentRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

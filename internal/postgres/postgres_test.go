@@ -244,6 +244,7 @@ func TestUpgradeTo003(t *testing.T) {
 	// Back to the schema before 003.
 	mustExec(t, dsn, "ALTER TABLE jobs DROP COLUMN energy")
 	mustExec(t, dsn, "ALTER TABLE job_attempts DROP COLUMN energy")
+	mustExec(t, dsn, "DROP TABLE deployment_events, deployments")                          // 009_deployments
 	mustExec(t, dsn, "DROP TABLE model_versions, models")                                  // 006_models
 	mustExec(t, dsn, "DROP TABLE sustain_target_history, sustain_objects, sustain_series") // 008_sustain
 	mustExec(t, dsn, "ALTER TABLE jobs DROP COLUMN shift")                                 // 007_shift

@@ -266,6 +266,8 @@ func TestUpgradeTo003(t *testing.T) {
 	for _, q := range []string{
 		"ALTER TABLE jobs DROP COLUMN energy",
 		"ALTER TABLE job_attempts DROP COLUMN energy",
+		"DROP TABLE deployment_events", // 009_deployments
+		"DROP TABLE deployments",
 		"DROP TABLE model_versions", // 006_models
 		"DROP TABLE models",
 		"DROP TABLE sustain_target_history", // 008_sustain

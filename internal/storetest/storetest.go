@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) joule.Store) {
 	tests = append(tests, sustainTests...)
 	tests = append(tests, datasetTests...)
 	tests = append(tests, modelTests...)
+	tests = append(tests, deploymentTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

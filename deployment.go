@@ -1,0 +1,211 @@
+package joule
+
+import (
+	"context"
+	"time"
+)
+
+// Deployment serves one model version as an HTTP endpoint,
+// POST /v1/workspaces/{workspace}/deployments/{name}/predict. Its replicas
+// run in the server's process; the autoscaler keeps between MinReplicas
+// and MaxReplicas of them, TargetConcurrency requests in flight each, and
+// scales to zero after IdleTimeout without requests.
+type Deployment struct {
+	ID          string `json:"id"`
+	WorkspaceID string `json:"workspace_id"`
+	Name        string `json:"name"`
+	// ModelID and ModelVersion name the version served; Model is the
+	// model's name, for display.
+	ModelID      string `json:"model_id"`
+	Model        string `json:"model"`
+	ModelVersion int    `json:"model_version"`
+
+	MinReplicas       int `json:"min_replicas"`
+	MaxReplicas       int `json:"max_replicas"`
+	TargetConcurrency int `json:"target_concurrency"`
+	// IdleTimeout is how long without requests before the deployment
+	// scales to zero (when MinReplicas is 0); ColdStartTimeout is how long
+	// a request waits for the first replica before it gets 503.
+	IdleTimeout      Duration `json:"idle_timeout"`
+	ColdStartTimeout Duration `json:"cold_start_timeout"`
+	// RateLimit is requests per second over the whole deployment (0: no
+	// limit); excess requests get 429. BodyLimit is the largest request
+	// body in bytes; a larger one gets 413. MaxBatch is the most rows in
+	// one request.
+	RateLimit float64 `json:"rate_limit"`
+	BodyLimit int64   `json:"body_limit"`
+	MaxBatch  int     `json:"max_batch"`
+	// Public lets requests without a token call predict.
+	Public bool `json:"public"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+
+	// Status is the live state from the server that serves it (absent
+	// from the store).
+	Status *DeploymentStatus `json:"status,omitempty"`
+}
+
+// Deployment defaults, applied by Deployment.Normalize.
+const (
+	DefaultMaxReplicas       = 4
+	DefaultTargetConcurrency = 8
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultColdStartTimeout  = 30 * time.Second
+	DefaultBodyLimit         = 4 << 20
+	DefaultMaxBatch          = 1000
+)
+
+// Normalize fills defaults for zero fields and checks the rest (EINVALID
+// naming the field).
+func (d *Deployment) Normalize() error {
+	if err := ValidateName("name", d.Name); err != nil {
+		return err
+	}
+	if d.MaxReplicas == 0 {
+		d.MaxReplicas = max(DefaultMaxReplicas, d.MinReplicas)
+	}
+	if d.TargetConcurrency == 0 {
+		d.TargetConcurrency = DefaultTargetConcurrency
+	}
+	if d.IdleTimeout == 0 {
+		d.IdleTimeout = Duration(DefaultIdleTimeout)
+	}
+	if d.ColdStartTimeout == 0 {
+		d.ColdStartTimeout = Duration(DefaultColdStartTimeout)
+	}
+	if d.BodyLimit == 0 {
+		d.BodyLimit = DefaultBodyLimit
+	}
+	if d.MaxBatch == 0 {
+		d.MaxBatch = DefaultMaxBatch
+	}
+	switch {
+	case d.MinReplicas < 0:
+		return Errorf(EINVALID, "min_replicas: %d is negative", d.MinReplicas)
+	case d.MaxReplicas < 1 || d.MaxReplicas > 64:
+		return Errorf(EINVALID, "max_replicas: %d is not between 1 and 64", d.MaxReplicas)
+	case d.MinReplicas > d.MaxReplicas:
+		return Errorf(EINVALID, "min_replicas: %d is above max_replicas %d", d.MinReplicas, d.MaxReplicas)
+	case d.TargetConcurrency < 1 || d.TargetConcurrency > 1024:
+		return Errorf(EINVALID, "target_concurrency: %d is not between 1 and 1024", d.TargetConcurrency)
+	case d.IdleTimeout < 0:
+		return Errorf(EINVALID, "idle_timeout: negative")
+	case d.ColdStartTimeout < 0:
+		return Errorf(EINVALID, "cold_start_timeout: negative")
+	case d.RateLimit < 0 || d.RateLimit != d.RateLimit:
+		return Errorf(EINVALID, "rate_limit: must be a non-negative number of requests per second")
+	case d.BodyLimit < 0:
+		return Errorf(EINVALID, "body_limit: negative")
+	case d.MaxBatch < 0:
+		return Errorf(EINVALID, "max_batch: negative")
+	}
+	return nil
+}
+
+// DeploymentStatus is a deployment's live state.
+type DeploymentStatus struct {
+	Replicas int `json:"replicas"`
+	// Ready is false while the deployment is at zero or loading its first
+	// replica.
+	Ready       bool       `json:"ready"`
+	InFlight    int        `json:"in_flight"`
+	RPS         float64    `json:"rps"`         // requests per second over the last autoscaler tick
+	Predictions int64      `json:"predictions"` // rows predicted since the server started
+	Requests    int64      `json:"requests"`
+	Errors      int64      `json:"errors"`
+	LastRequest *time.Time `json:"last_request,omitempty"`
+	// LatencyMS holds p50, p95 and p99 of recent requests, in
+	// milliseconds; ColdStartMS is the latest cold start's duration.
+	LatencyMS   map[string]float64 `json:"latency_ms,omitempty"`
+	ColdStartMS float64            `json:"cold_start_ms,omitempty"`
+	Energy      *DeploymentEnergy  `json:"energy,omitempty"`
+}
+
+// DeploymentEnergy is the energy and emissions of a deployment's replicas,
+// attributed from the node's dynamic power by their share of CPU time,
+// over the predictions they made in the same time.
+type DeploymentEnergy struct {
+	Predictions     int64   `json:"predictions"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	Joules          float64 `json:"joules"`
+	MeasuredJoules  float64 `json:"measured_joules"`
+	EstimatedJoules float64 `json:"estimated_joules"`
+	EmissionsG      float64 `json:"emissions_g"`
+	// JoulesPer1000 and EmissionsGPer1000 are per 1,000 predictions
+	// (0 before the first accounted prediction).
+	JoulesPer1000     float64 `json:"joules_per_1000"`
+	EmissionsGPer1000 float64 `json:"emissions_g_per_1000"`
+	// Measured is true only when every joule came from a measurement;
+	// Method says how the energy was obtained and split.
+	Measured bool   `json:"measured"`
+	Method   string `json:"method"`
+}
+
+// DeploymentEvent is one thing that happened to a deployment: created,
+// scaled (with the reason), updated, cold start, deleted.
+type DeploymentEvent struct {
+	ID           string    `json:"id"`
+	DeploymentID string    `json:"deployment_id"`
+	WorkspaceID  string    `json:"workspace_id"`
+	Time         time.Time `json:"time"`
+	Kind         string    `json:"kind"` // e.g. "scale", "created"
+	From         int       `json:"from"` // replicas before (scale events)
+	To           int       `json:"to"`   // replicas after
+	Reason       string    `json:"reason"`
+}
+
+// Deployment event kinds.
+const (
+	DeploymentCreated   = "created"
+	DeploymentUpdated   = "updated"
+	DeploymentScale     = "scale"
+	DeploymentColdStart = "cold_start"
+	DeploymentDeleted   = "deleted"
+)
+
+// DeploymentStore keeps deployments and their events. Both stores
+// implement it as part of Store.
+type DeploymentStore interface {
+	// CreateDeployment inserts d (ECONFLICT if its name is taken in the
+	// workspace, ENOTFOUND if the workspace does not exist, EINVALID
+	// without an ID).
+	CreateDeployment(ctx context.Context, d Deployment) error
+	// GetDeployment returns a deployment of the workspace by ID or name
+	// (ENOTFOUND).
+	GetDeployment(ctx context.Context, workspaceID, idOrName string) (Deployment, error)
+	// ListDeployments lists a workspace's deployments by ID; workspaceID ""
+	// lists every workspace's.
+	ListDeployments(ctx context.Context, workspaceID string, opt ListOptions) ([]Deployment, string, error)
+	// UpdateDeployment replaces the stored deployment with d's ID
+	// (ENOTFOUND); ID, workspace, name and CreatedAt stay.
+	UpdateDeployment(ctx context.Context, d Deployment) error
+	// DeleteDeployment removes a deployment and its events (ENOTFOUND).
+	DeleteDeployment(ctx context.Context, workspaceID, id string) error
+	// AppendDeploymentEvent records e (ENOTFOUND if its deployment does
+	// not exist; EINVALID without an ID).
+	AppendDeploymentEvent(ctx context.Context, e DeploymentEvent) error
+	// ListDeploymentEvents lists a deployment's events by ID, oldest first.
+	ListDeploymentEvents(ctx context.Context, deploymentID string, opt ListOptions) ([]DeploymentEvent, string, error)
+}
+
+// PredictRequest is the body of a predict call: rows as records
+// (Instances, as TF Serving and KServe v1 take them) or as columns
+// (Inputs); exactly one of the two. Values are the raw features: the
+// model's fitted recipe, if it has one, is applied by the server.
+type PredictRequest struct {
+	Instances []map[string]any `json:"instances,omitempty"`
+	Inputs    map[string][]any `json:"inputs,omitempty"`
+}
+
+// PredictResponse is what a predict call returns: one prediction per row
+// (a class label for a classifier, a number for a regressor) and, for a
+// classifier that gives probabilities, each row's probability per class.
+type PredictResponse struct {
+	Deployment    string               `json:"deployment"`
+	Model         string               `json:"model"`
+	ModelVersion  int                  `json:"model_version"`
+	Predictions   []any                `json:"predictions"`
+	Probabilities []map[string]float64 `json:"probabilities,omitempty"`
+}

@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/joule-dev/joule"
+)
+
+func (m *Main) deployCommand() *cobra.Command {
+	var d joule.Deployment
+	var idle, cold time.Duration
+	cmd := &cobra.Command{
+		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8]",
+		Short: "Serve a model version as an endpoint with autoscaling replicas",
+		Long: `deploy serves a model version (default: the latest) at
+POST /v1/workspaces/{workspace}/deployments/{name}/predict.
+
+Replicas run in the server's process. The autoscaler keeps between --min and
+--max of them, --target-concurrency requests in flight each; with --min 0 the
+deployment scales to zero after --idle-timeout without requests, and the next
+request waits for a replica up to --cold-start-timeout.`,
+		Example: `  joule deploy german@1 --name credit --min 0 --max 4 --target-concurrency 8
+  joule predict credit -d '{"instances": [{"col_1": 1, "col_2": 6}]}'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, n, err := modelRef(args[0])
+			if err != nil {
+				return err
+			}
+			d.Model, d.ModelVersion = name, n
+			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
+			if d.Name == "" {
+				return joule.Errorf(joule.EINVALID, "--name: required")
+			}
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out, err := c.CreateDeployment(cmd.Context(), ws, d)
+			if err != nil {
+				return err
+			}
+			return m.print(out, func(tw *tabwriter.Writer) {
+				row(tw, "Deployed", fmt.Sprintf("%s@%d", out.Model, out.ModelVersion), "as", out.Name, out.ID)
+				row(tw, "Predict:", fmt.Sprintf("POST /v1/workspaces/%s/deployments/%s/predict", ws, out.Name))
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&d.Name, "name", "", "deployment name")
+	f.IntVar(&d.MinReplicas, "min", 0, "min replicas (0: scale to zero when idle)")
+	f.IntVar(&d.MaxReplicas, "max", joule.DefaultMaxReplicas, "max replicas")
+	f.IntVar(&d.TargetConcurrency, "target-concurrency", joule.DefaultTargetConcurrency, "requests in flight per replica the autoscaler aims for")
+	f.DurationVar(&idle, "idle-timeout", joule.DefaultIdleTimeout, "scale to zero after this long without requests (with --min 0)")
+	f.DurationVar(&cold, "cold-start-timeout", joule.DefaultColdStartTimeout, "how long a request at zero waits for a replica before 503")
+	f.Float64Var(&d.RateLimit, "rate-limit", 0, "requests per second over the deployment (0: none); excess gets 429")
+	f.Int64Var(&d.BodyLimit, "body-limit", joule.DefaultBodyLimit, "largest request body in bytes; larger gets 413")
+	f.IntVar(&d.MaxBatch, "max-batch", joule.DefaultMaxBatch, "most rows in one request")
+	f.BoolVar(&d.Public, "public", false, "allow predict without a token")
+	return cmd
+}
+
+func (m *Main) deploymentCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "deployment", Aliases: []string{"deployments"}, Short: "List, inspect, scale and delete deployments"}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use: "list", Short: "List deployments with replicas and traffic", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				c, ws, err := m.clientAndWorkspace(cmd.Context())
+				if err != nil {
+					return err
+				}
+				p, err := c.ListDeployments(cmd.Context(), ws, joule.ListOptions{Limit: joule.MaxLimit})
+				if err != nil {
+					return err
+				}
+				return m.print(p.Items, func(tw *tabwriter.Writer) {
+					row(tw, "NAME", "MODEL", "REPLICAS", "MIN/MAX", "REQUESTS", "P99 MS", "J/1000")
+					for _, d := range p.Items {
+						reps, reqs, p99, e := "-", "-", "-", "-"
+						if st := d.Status; st != nil {
+							reps, reqs = fmt.Sprint(st.Replicas), fmt.Sprint(st.Requests)
+							if v, ok := st.LatencyMS["p99"]; ok {
+								p99 = fmt.Sprintf("%.2f", v)
+							}
+							if st.Energy != nil && st.Energy.Predictions > 0 {
+								e = fmt.Sprintf("%.3g", st.Energy.JoulesPer1000)
+							}
+						}
+						row(tw, d.Name, fmt.Sprintf("%s@%d", d.Model, d.ModelVersion), reps, fmt.Sprintf("%d/%d", d.MinReplicas, d.MaxReplicas), reqs, p99, e)
+					}
+				})
+			},
+		},
+		&cobra.Command{
+			Use: "get NAME", Short: "Show a deployment: settings, replicas, latency, energy and emissions per 1,000 predictions", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, ws, err := m.clientAndWorkspace(cmd.Context())
+				if err != nil {
+					return err
+				}
+				d, err := c.GetDeployment(cmd.Context(), ws, args[0])
+				if err != nil {
+					return err
+				}
+				return m.print(d, func(tw *tabwriter.Writer) { deploymentTable(tw, d) })
+			},
+		},
+		m.deploymentScaleCommand(),
+		&cobra.Command{
+			Use: "events NAME", Short: "A deployment's events: every scaling decision with its reason, cold starts", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, ws, err := m.clientAndWorkspace(cmd.Context())
+				if err != nil {
+					return err
+				}
+				p, err := c.ListDeploymentEvents(cmd.Context(), ws, args[0], joule.ListOptions{Limit: joule.MaxLimit})
+				if err != nil {
+					return err
+				}
+				return m.print(p.Items, func(tw *tabwriter.Writer) {
+					row(tw, "TIME", "KIND", "REPLICAS", "REASON")
+					for _, e := range p.Items {
+						reps := ""
+						if e.Kind == joule.DeploymentScale {
+							reps = fmt.Sprintf("%d → %d", e.From, e.To)
+						}
+						row(tw, fmtTime(e.Time), e.Kind, reps, e.Reason)
+					}
+				})
+			},
+		},
+		&cobra.Command{
+			Use: "delete NAME", Short: "Stop and delete a deployment (audited)", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, ws, err := m.clientAndWorkspace(cmd.Context())
+				if err != nil {
+					return err
+				}
+				d, err := c.DeleteDeployment(cmd.Context(), ws, args[0])
+				if err != nil {
+					return err
+				}
+				return m.print(d, func(tw *tabwriter.Writer) { row(tw, "Deleted deployment", d.Name, d.ID) })
+			},
+		},
+	)
+	return cmd
+}
+
+func (m *Main) deploymentScaleCommand() *cobra.Command {
+	var minR, maxR int
+	cmd := &cobra.Command{
+		Use: "scale NAME [--min N] [--max N]", Short: "Set a deployment's min and max replicas (audited)", Args: cobra.ExactArgs(1),
+		Example: "  joule deployment scale credit --min 1 --max 8",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var lo, hi *int
+			if cmd.Flags().Changed("min") {
+				lo = &minR
+			}
+			if cmd.Flags().Changed("max") {
+				hi = &maxR
+			}
+			if lo == nil && hi == nil {
+				return joule.Errorf(joule.EINVALID, "give --min, --max or both")
+			}
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			d, err := c.ScaleDeployment(cmd.Context(), ws, args[0], lo, hi)
+			if err != nil {
+				return err
+			}
+			return m.print(d, func(tw *tabwriter.Writer) { deploymentTable(tw, d) })
+		},
+	}
+	cmd.Flags().IntVar(&minR, "min", 0, "min replicas")
+	cmd.Flags().IntVar(&maxR, "max", 0, "max replicas")
+	return cmd
+}
+
+func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
+	row(tw, "Name:", d.Name)
+	row(tw, "ID:", d.ID)
+	row(tw, "Model:", fmt.Sprintf("%s@%d", d.Model, d.ModelVersion))
+	row(tw, "Replicas:", fmt.Sprintf("min %d, max %d, target concurrency %d", d.MinReplicas, d.MaxReplicas, d.TargetConcurrency))
+	row(tw, "Timeouts:", fmt.Sprintf("idle %s, cold start %s", time.Duration(d.IdleTimeout), time.Duration(d.ColdStartTimeout)))
+	row(tw, "Public:", d.Public)
+	st := d.Status
+	if st == nil {
+		return
+	}
+	row(tw, "Running:", fmt.Sprintf("%d replicas, %d in flight, %.1f req/s", st.Replicas, st.InFlight, st.RPS))
+	row(tw, "Traffic:", fmt.Sprintf("%d requests, %d predictions, %d errors", st.Requests, st.Predictions, st.Errors))
+	if st.LatencyMS != nil {
+		row(tw, "Latency:", fmt.Sprintf("p50 %.2f ms, p95 %.2f ms, p99 %.2f ms", st.LatencyMS["p50"], st.LatencyMS["p95"], st.LatencyMS["p99"]))
+	}
+	if st.ColdStartMS > 0 {
+		row(tw, "Cold start:", fmt.Sprintf("%.1f ms", st.ColdStartMS))
+	}
+	if e := st.Energy; e != nil && e.Predictions > 0 {
+		kind := "estimated"
+		if e.Measured {
+			kind = "measured"
+		}
+		row(tw, "Energy:", fmt.Sprintf("%.4g J and %.4g g CO2e per 1,000 predictions (%s; %d predictions, %.3g CPU s)", e.JoulesPer1000, e.EmissionsGPer1000, kind, e.Predictions, e.CPUSeconds))
+		row(tw, "Method:", e.Method)
+	}
+}
+
+func (m *Main) predictCommand() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "predict DEPLOYMENT -d JSON|@FILE|@-",
+		Short: "Send rows to a deployment and print its predictions",
+		Example: `  joule predict credit -d '{"instances": [{"age": 31, "income": 5200}]}'
+  joule predict credit -d @rows.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var b []byte
+			var err error
+			switch {
+			case data == "":
+				return joule.Errorf(joule.EINVALID, "-d: required (JSON, @FILE or @- for stdin)")
+			case data == "@-":
+				b, err = io.ReadAll(m.Stdin)
+			case strings.HasPrefix(data, "@"):
+				b, err = os.ReadFile(data[1:])
+			default:
+				b = []byte(data)
+			}
+			if err != nil {
+				return joule.Errorf(joule.EINVALID, "-d: %v", err)
+			}
+			if !json.Valid(b) {
+				return joule.Errorf(joule.EINVALID, "-d: not JSON")
+			}
+			c, ws, err := m.clientAndWorkspace(cmd.Context())
+			if err != nil {
+				return err
+			}
+			resp, err := c.PredictDeployment(cmd.Context(), ws, args[0], json.RawMessage(b))
+			if err != nil {
+				return err
+			}
+			return m.print(resp, func(tw *tabwriter.Writer) {
+				row(tw, "ROW", "PREDICTION", "PROBABILITIES")
+				for i, p := range resp.Predictions {
+					probs := ""
+					if i < len(resp.Probabilities) {
+						b, _ := json.Marshal(resp.Probabilities[i])
+						probs = string(b)
+					}
+					row(tw, i, p, probs)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&data, "data", "d", "", "the request body: JSON, @FILE, or @- for stdin")
+	return cmd
+}

@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/joule-dev/joule"
+)
+
+func deploymentPath(ws, ref, rest string) string {
+	return wsPath(ws, "/deployments/"+url.PathEscape(ref)+rest)
+}
+
+// CreateDeployment deploys a model version.
+func (c *Client) CreateDeployment(ctx context.Context, ws string, d joule.Deployment) (joule.Deployment, error) {
+	var out joule.Deployment
+	err := c.do(ctx, "POST", wsPath(ws, "/deployments"), nil, d, &out)
+	return out, err
+}
+
+// ListDeployments returns one page of a workspace's deployments.
+func (c *Client) ListDeployments(ctx context.Context, ws string, opt joule.ListOptions) (Page[joule.Deployment], error) {
+	var p Page[joule.Deployment]
+	err := c.do(ctx, "GET", wsPath(ws, "/deployments"), pageQuery(opt), nil, &p)
+	return p, err
+}
+
+// GetDeployment returns a deployment with its live status.
+func (c *Client) GetDeployment(ctx context.Context, ws, ref string) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "GET", deploymentPath(ws, ref, ""), nil, nil, &d)
+	return d, err
+}
+
+// ScaleDeployment sets min and max replicas (nil keeps one).
+func (c *Client) ScaleDeployment(ctx context.Context, ws, ref string, minReplicas, maxReplicas *int) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/scale"), nil, ScaleRequest{MinReplicas: minReplicas, MaxReplicas: maxReplicas}, &d)
+	return d, err
+}
+
+// DeleteDeployment stops and deletes a deployment.
+func (c *Client) DeleteDeployment(ctx context.Context, ws, ref string) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "DELETE", deploymentPath(ws, ref, ""), nil, nil, &d)
+	return d, err
+}
+
+// ListDeploymentEvents returns one page of a deployment's events.
+func (c *Client) ListDeploymentEvents(ctx context.Context, ws, ref string, opt joule.ListOptions) (Page[joule.DeploymentEvent], error) {
+	var p Page[joule.DeploymentEvent]
+	err := c.do(ctx, "GET", deploymentPath(ws, ref, "/events"), pageQuery(opt), nil, &p)
+	return p, err
+}
+
+// PredictDeployment sends body (a joule.PredictRequest, or raw JSON as
+// json.RawMessage) to a deployment's predict endpoint.
+func (c *Client) PredictDeployment(ctx context.Context, ws, ref string, body any) (joule.PredictResponse, error) {
+	var out joule.PredictResponse
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/predict"), nil, body, &out)
+	return out, err
+}

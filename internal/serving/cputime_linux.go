@@ -1,0 +1,16 @@
+package serving
+
+import "golang.org/x/sys/unix"
+
+// threadCPUMethod names how a replica's CPU time is measured.
+const threadCPUMethod = "thread cpu time (getrusage RUSAGE_THREAD) of the replica's workers"
+
+// threadCPU returns the calling OS thread's CPU time (user + system) in
+// nanoseconds. The caller must be locked to its thread.
+func threadCPU() (int64, bool) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0, false
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano(), true
+}

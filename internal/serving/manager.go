@@ -1,0 +1,575 @@
+package serving
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/dataset"
+	"github.com/joule-dev/joule/internal/ml"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Store keeps deployments and their events and reads model versions
+	// and datasets.
+	Store joule.Store
+	// DataDir is where model files live.
+	DataDir string
+	// Engine configures the data engine that replays fitted recipes.
+	Engine dataset.EngineConfig
+	// Now is the clock (default time.Now); tests pass a fake one and call
+	// Tick themselves.
+	Now func() time.Time
+	// Load loads a model version (default: read its model file from
+	// DataDir, and its recipe's input columns from the store).
+	Load func(ctx context.Context, mv joule.ModelVersion) (*Predictor, error)
+	// QueuePerWorker bounds each replica's queue: workers × this many
+	// requests may wait (default 4). A deployment admits at most
+	// max replicas × workers × (1 + this) requests at once; beyond that a
+	// request gets 503 at once.
+	QueuePerWorker int
+	Logger         *slog.Logger
+}
+
+// Manager runs the deployments of this server.
+type Manager struct {
+	cfg    Config
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	deps   map[string]*deployment // by deployment ID
+	lastID time.Time              // for event IDs in order
+
+	stop func()
+	wg   sync.WaitGroup
+}
+
+// NewManager returns a Manager; Start loads the stored deployments.
+func NewManager(cfg Config) *Manager {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.QueuePerWorker <= 0 {
+		cfg.QueuePerWorker = 4
+	}
+	m := &Manager{cfg: cfg, logger: cfg.Logger, deps: map[string]*deployment{}}
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
+	if m.cfg.Load == nil {
+		m.cfg.Load = m.loadFile
+	}
+	return m
+}
+
+// loadFile reads a version's model file and, when it carries a fitted
+// recipe, the columns of the dataset version the recipe was fitted on.
+func (m *Manager) loadFile(ctx context.Context, mv joule.ModelVersion) (*Predictor, error) {
+	data, err := os.ReadFile(filepath.Join(m.cfg.DataDir, mv.Path))
+	if err != nil {
+		return nil, fmt.Errorf("model file of version %d: %w", mv.Version, err)
+	}
+	mdl, h, err := ml.Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("model file of version %d: %w", mv.Version, err)
+	}
+	var rec *dataset.Recipe
+	var inputs []joule.DatasetColumn
+	if len(h.Recipe) > 0 {
+		rec = new(dataset.Recipe)
+		if err := json.Unmarshal(h.Recipe, rec); err != nil {
+			return nil, fmt.Errorf("model version %d: its recipe does not read: %w", mv.Version, err)
+		}
+		dv, err := m.cfg.Store.GetDatasetVersion(ctx, mv.DatasetID, mv.DatasetVersion)
+		if err != nil {
+			return nil, fmt.Errorf("model version %d: the dataset version its recipe was fitted on: %w", mv.Version, err)
+		}
+		inputs = dv.Columns
+	}
+	return NewPredictor(mv, mdl, h.Classes, rec, inputs, m.cfg.Engine)
+}
+
+// Start loads the stored deployments and runs the autoscaler every second
+// until ctx ends or Stop.
+func (m *Manager) Start(ctx context.Context) error {
+	cursor := ""
+	for {
+		ds, next, err := m.cfg.Store.ListDeployments(ctx, "", joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+		if err != nil {
+			return fmt.Errorf("start serving: %w", err)
+		}
+		for _, d := range ds {
+			if err := m.add(ctx, d); err != nil {
+				m.logger.Warn("deployment not served", "deployment", d.Name, "err", err)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m.stop = cancel
+	m.wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.Tick(ctx)
+			}
+		}
+	})
+	return nil
+}
+
+// Stop ends the autoscaler and every replica; safe before Start and more
+// than once.
+func (m *Manager) Stop() {
+	if m.stop != nil {
+		m.stop()
+	}
+	m.wg.Wait()
+	m.mu.Lock()
+	deps := slices.Collect(mapsValues(m.deps))
+	m.mu.Unlock()
+	for _, d := range deps {
+		d.mu.Lock()
+		for _, r := range d.replicas {
+			r.stop()
+		}
+		d.replicas = nil
+		d.mu.Unlock()
+	}
+}
+
+func mapsValues(m map[string]*deployment) func(func(*deployment) bool) {
+	return func(yield func(*deployment) bool) {
+		for _, v := range m {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// add makes d live.
+func (m *Manager) add(ctx context.Context, d joule.Deployment) error {
+	mv, err := m.cfg.Store.GetModelVersion(ctx, d.ModelID, d.ModelVersion)
+	if err != nil {
+		return err
+	}
+	rt := &deployment{spec: d, mv: mv, now: m.cfg.Now}
+	rt.bucket = float64(max(1, int(math.Ceil(d.RateLimit))))
+	rt.bucketAt = m.cfg.Now()
+	rt.lastRequest = m.cfg.Now()
+	m.mu.Lock()
+	m.deps[d.ID] = rt
+	m.mu.Unlock()
+	return nil
+}
+
+// Create validates d, resolves its model version (the latest when
+// ModelVersion is 0), stores it and makes it live; the autoscaler brings
+// it to MinReplicas.
+func (m *Manager) Create(ctx context.Context, workspaceID string, d joule.Deployment, by string) (joule.Deployment, error) {
+	if err := d.Normalize(); err != nil {
+		return d, err
+	}
+	if d.Model == "" && d.ModelID == "" {
+		return d, joule.Errorf(joule.EINVALID, "model: required")
+	}
+	mdl, err := m.cfg.Store.GetModel(ctx, workspaceID, cmpOr(d.ModelID, d.Model))
+	if err != nil {
+		return d, joule.Errorf(joule.EINVALID, "model: %s", joule.ErrorMessage(err))
+	}
+	mv, err := m.cfg.Store.GetModelVersion(ctx, mdl.ID, d.ModelVersion)
+	if err != nil {
+		return d, joule.Errorf(joule.EINVALID, "model_version: %s", joule.ErrorMessage(err))
+	}
+	if mv.Task != "classification" && mv.Task != "regression" {
+		return d, joule.Errorf(joule.EINVALID, "model: a %s model does not predict rows", mv.Task)
+	}
+	now := m.cfg.Now().UTC()
+	d.ID, d.WorkspaceID, d.ModelID, d.Model, d.ModelVersion = joule.NewID("dep", now), workspaceID, mdl.ID, mdl.Name, mv.Version
+	d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.Status = now, now, by, nil
+	if err := m.cfg.Store.CreateDeployment(ctx, d); err != nil {
+		return d, err
+	}
+	if err := m.add(ctx, d); err != nil {
+		return d, err
+	}
+	m.event(ctx, d, joule.DeploymentCreated, 0, 0, fmt.Sprintf("serves model %s version %d; replicas %d to %d, target concurrency %d", d.Model, d.ModelVersion, d.MinReplicas, d.MaxReplicas, d.TargetConcurrency))
+	return m.withStatus(d), nil
+}
+
+// lookup returns the live deployment of the workspace by ID or name.
+func (m *Manager) lookup(workspaceID, ref string) (*deployment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.deps {
+		if d.spec.WorkspaceID == workspaceID && (d.spec.ID == ref || d.spec.Name == ref) {
+			return d, nil
+		}
+	}
+	return nil, joule.Errorf(joule.ENOTFOUND, "deployment %q not found", ref)
+}
+
+// Lookup returns a deployment's settings (no status), for the API to
+// decide whether predict needs a token.
+func (m *Manager) Lookup(_ context.Context, workspaceID, ref string) (joule.Deployment, error) {
+	d, err := m.lookup(workspaceID, ref)
+	if err != nil {
+		return joule.Deployment{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.spec, nil
+}
+
+// Get returns a deployment with its live status.
+func (m *Manager) Get(ctx context.Context, workspaceID, ref string) (joule.Deployment, error) {
+	d, err := m.cfg.Store.GetDeployment(ctx, workspaceID, ref)
+	if err != nil {
+		return d, err
+	}
+	return m.withStatus(d), nil
+}
+
+// List lists a workspace's deployments with their live status.
+func (m *Manager) List(ctx context.Context, workspaceID string, opt joule.ListOptions) ([]joule.Deployment, string, error) {
+	ds, next, err := m.cfg.Store.ListDeployments(ctx, workspaceID, opt)
+	for i := range ds {
+		ds[i] = m.withStatus(ds[i])
+	}
+	return ds, next, err
+}
+
+func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
+	m.mu.Lock()
+	rt := m.deps[d.ID]
+	m.mu.Unlock()
+	if rt != nil {
+		d.Status = rt.status()
+	}
+	return d
+}
+
+// Scale changes a deployment's min and max replicas (nil keeps one); the
+// autoscaler acts on it at its next tick.
+func (m *Manager) Scale(ctx context.Context, workspaceID, ref string, minR, maxR *int) (joule.Deployment, error) {
+	d, err := m.lookup(workspaceID, ref)
+	if err != nil {
+		return joule.Deployment{}, err
+	}
+	d.mu.Lock()
+	spec := d.spec
+	d.mu.Unlock()
+	if minR != nil {
+		spec.MinReplicas = *minR
+	}
+	if maxR != nil {
+		spec.MaxReplicas = *maxR
+	}
+	if err := spec.Normalize(); err != nil {
+		return spec, err
+	}
+	spec.UpdatedAt = m.cfg.Now().UTC()
+	if err := m.cfg.Store.UpdateDeployment(ctx, spec); err != nil {
+		return spec, err
+	}
+	d.mu.Lock()
+	d.spec.MinReplicas, d.spec.MaxReplicas, d.spec.UpdatedAt = spec.MinReplicas, spec.MaxReplicas, spec.UpdatedAt
+	d.mu.Unlock()
+	m.event(ctx, spec, joule.DeploymentUpdated, 0, 0, fmt.Sprintf("replicas now %d to %d", spec.MinReplicas, spec.MaxReplicas))
+	return m.withStatus(spec), nil
+}
+
+// Delete stops a deployment's replicas and removes it.
+func (m *Manager) Delete(ctx context.Context, workspaceID, ref string) error {
+	d, err := m.cfg.Store.GetDeployment(ctx, workspaceID, ref)
+	if err != nil {
+		return err
+	}
+	if err := m.cfg.Store.DeleteDeployment(ctx, workspaceID, d.ID); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	rt := m.deps[d.ID]
+	delete(m.deps, d.ID)
+	m.mu.Unlock()
+	if rt != nil {
+		rt.mu.Lock()
+		for _, r := range rt.replicas {
+			r.stop()
+		}
+		rt.replicas = nil
+		rt.mu.Unlock()
+	}
+	return nil
+}
+
+// Events lists a deployment's events, oldest first.
+func (m *Manager) Events(ctx context.Context, workspaceID, ref string, opt joule.ListOptions) ([]joule.DeploymentEvent, string, error) {
+	d, err := m.cfg.Store.GetDeployment(ctx, workspaceID, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return m.cfg.Store.ListDeploymentEvents(ctx, d.ID, opt)
+}
+
+// event records a deployment event; a failed write is logged.
+func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, from, to int, reason string) {
+	m.mu.Lock()
+	now := m.cfg.Now().UTC()
+	at := now
+	if !at.After(m.lastID) {
+		at = m.lastID.Add(time.Millisecond) // IDs order by millisecond
+	}
+	m.lastID = at
+	m.mu.Unlock()
+	e := joule.DeploymentEvent{ID: joule.NewID("dev", at), DeploymentID: d.ID, WorkspaceID: d.WorkspaceID, Time: now, Kind: kind, From: from, To: to, Reason: reason}
+	m.logger.LogAttrs(ctx, slog.LevelInfo, "deployment event", slog.String("deployment", d.Name), slog.String("kind", kind),
+		slog.Int("from", from), slog.Int("to", to), slog.String("reason", reason))
+	if err := m.cfg.Store.AppendDeploymentEvent(context.WithoutCancel(ctx), e); err != nil && joule.ErrorCode(err) != joule.ENOTFOUND {
+		m.logger.Error("deployment event not recorded", "deployment", d.Name, "err", err)
+	}
+}
+
+// Predict runs one predict call: rate limit, body limit, a replica (woken
+// from zero if need be), the model.
+func (m *Manager) Predict(ctx context.Context, workspaceID, ref string, body io.Reader) (joule.PredictResponse, error) {
+	d, err := m.lookup(workspaceID, ref)
+	if err != nil {
+		return joule.PredictResponse{}, err
+	}
+	start := m.cfg.Now()
+	resp, err := m.predict(ctx, d, body)
+	d.finish(start, m.cfg.Now(), len(resp.Predictions), err)
+	return resp, err
+}
+
+func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (joule.PredictResponse, error) {
+	d.mu.Lock()
+	spec := d.spec
+	if !d.admit() {
+		d.mu.Unlock()
+		return joule.PredictResponse{}, joule.Errorf(joule.ERATELIMITED, "deployment %q is over its rate limit of %g requests per second; retry later", spec.Name, spec.RateLimit)
+	}
+	d.lastRequest = m.cfg.Now()
+	d.mu.Unlock()
+	d.enter()
+	defer d.leave()
+
+	data, err := io.ReadAll(io.LimitReader(body, spec.BodyLimit+1))
+	if err != nil {
+		if joule.ErrorCode(err) != joule.EINTERNAL {
+			return joule.PredictResponse{}, err
+		}
+		return joule.PredictResponse{}, joule.Errorf(joule.EINVALID, "body: %v", err)
+	}
+	if int64(len(data)) > spec.BodyLimit {
+		return joule.PredictResponse{}, joule.Errorf(joule.ETOOLARGE, "body: over this deployment's limit of %d bytes", spec.BodyLimit)
+	}
+	if limit := int64(spec.MaxReplicas * spec.TargetConcurrency * (1 + m.cfg.QueuePerWorker)); d.inflight.Load() > limit {
+		return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
+			spec.Name, d.inflight.Load(), spec.MaxReplicas, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker)
+	}
+	t := &task{ctx: ctx, body: bytes.Clone(data), done: make(chan result, 1)}
+	for {
+		d.mu.Lock()
+		if len(d.replicas) > 0 {
+			r := d.pick()
+			d.mu.Unlock()
+			// Within the deployment's bound, a full queue waits for room
+			// rather than failing: requests held during a cold start all
+			// land on the first replica.
+			err := r.submit(ctx, t)
+			if errors.Is(err, errClosed) {
+				continue // scaled down under us: pick again
+			}
+			if err != nil {
+				return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "request ended while queued for deployment %q", spec.Name)
+			}
+			break
+		}
+		wait := m.wake(ctx, d)
+		d.mu.Unlock()
+		timer := time.NewTimer(time.Duration(spec.ColdStartTimeout))
+		select {
+		case <-wait:
+			timer.Stop()
+			d.mu.Lock()
+			lerr := d.loadErr
+			d.mu.Unlock()
+			if lerr != nil {
+				return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q could not start a replica: %s", spec.Name, joule.ErrorMessage(lerr))
+			}
+		case <-timer.C:
+			return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is starting from zero replicas and none was ready within its cold-start timeout of %s; retry", spec.Name, time.Duration(spec.ColdStartTimeout))
+		case <-ctx.Done():
+			timer.Stop()
+			return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "request ended while deployment %q was starting", spec.Name)
+		}
+	}
+	select {
+	case r := <-t.done:
+		r.resp.Deployment, r.resp.Model = spec.Name, spec.Model
+		return r.resp, r.err
+	case <-ctx.Done():
+		return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "request ended before its prediction")
+	}
+}
+
+// wake starts the first replica of a deployment at zero, once, and returns
+// a channel closed when it is ready or failed. The caller holds d.mu.
+func (m *Manager) wake(ctx context.Context, d *deployment) <-chan struct{} {
+	if d.loading != nil {
+		return d.loading
+	}
+	ch := make(chan struct{})
+	d.loading, d.loadErr = ch, nil
+	spec := d.spec
+	m.wg.Go(func() {
+		start := m.cfg.Now()
+		r, err := m.newReplica(context.WithoutCancel(ctx), d)
+		took := m.cfg.Now().Sub(start)
+		d.mu.Lock()
+		if err != nil {
+			d.loadErr = err
+		} else if len(d.replicas) == 0 {
+			d.replicas = append(d.replicas, r)
+			d.coldStart = took
+		} else {
+			r.stop() // the autoscaler got there first
+			r = nil
+		}
+		d.loading = nil
+		d.mu.Unlock()
+		// The event is written before the waiting requests go on, so
+		// that whoever sees their answers sees the decision too.
+		switch {
+		case err != nil:
+			m.logger.Error("cold start failed", "deployment", spec.Name, "err", err)
+			m.event(ctx, spec, joule.DeploymentColdStart, 0, 0, "cold start failed: "+joule.ErrorMessage(err))
+		case r != nil:
+			m.event(ctx, spec, joule.DeploymentScale, 0, 1, fmt.Sprintf("a request arrived at zero replicas: cold start, model loaded in %s", took.Round(time.Microsecond)))
+		}
+		close(ch)
+	})
+	return ch
+}
+
+func (m *Manager) newReplica(ctx context.Context, d *deployment) (*replica, error) {
+	d.mu.Lock()
+	mv, spec := d.mv, d.spec
+	d.seq++
+	id := fmt.Sprintf("%s-r%d", spec.Name, d.seq)
+	d.mu.Unlock()
+	p, err := m.cfg.Load(ctx, mv)
+	if err != nil {
+		return nil, err
+	}
+	return newReplica(id, p, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker, spec.MaxBatch), nil
+}
+
+// Tick is one autoscaler round at the clock's time: each deployment is
+// sized to ceil(peak concurrency since the last tick ÷ target), between
+// its min and max, kept at one replica while requests are recent, and
+// scaled to zero (when min is 0) once idle for its idle timeout.
+func (m *Manager) Tick(ctx context.Context) {
+	m.mu.Lock()
+	deps := slices.Collect(mapsValues(m.deps))
+	m.mu.Unlock()
+	slices.SortFunc(deps, func(a, b *deployment) int { return cmpString(a.spec.ID, b.spec.ID) })
+	for _, d := range deps {
+		m.tickOne(ctx, d)
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (m *Manager) tickOne(ctx context.Context, d *deployment) {
+	now := m.cfg.Now()
+	d.mu.Lock()
+	spec := d.spec
+	cur := len(d.replicas)
+	if d.loading != nil {
+		d.mu.Unlock()
+		return // a cold start is under way
+	}
+	peak := d.takePeak()
+	d.rate(now)
+	idle := now.Sub(d.lastRequest)
+	want := int(math.Ceil(float64(peak) / float64(spec.TargetConcurrency)))
+	reason := fmt.Sprintf("peak concurrency %d over a target of %d per replica", peak, spec.TargetConcurrency)
+	switch {
+	case want > spec.MaxReplicas:
+		want, reason = spec.MaxReplicas, reason+", capped at max_replicas"
+	case want < spec.MinReplicas:
+		want, reason = spec.MinReplicas, fmt.Sprintf("min_replicas is %d", spec.MinReplicas)
+	}
+	if want == 0 && cur > 0 {
+		if idle >= time.Duration(spec.IdleTimeout) && d.inflight.Load() == 0 {
+			reason = fmt.Sprintf("idle for %s, at least the idle timeout of %s", idle.Round(time.Second), time.Duration(spec.IdleTimeout))
+		} else {
+			want = 1 // requests are recent: keep one warm until the idle timeout
+		}
+	}
+	var stopped []*replica
+	if want < cur {
+		stopped = slices.Clone(d.replicas[want:])
+		for _, r := range stopped {
+			r.stop()
+		}
+		d.retired = append(d.retired, stopped...)
+		d.replicas = d.replicas[:want]
+	}
+	d.mu.Unlock()
+	if want < cur {
+		m.event(ctx, spec, joule.DeploymentScale, cur, want, reason)
+		return
+	}
+	if want == cur {
+		return
+	}
+	var added []*replica
+	for range want - cur {
+		r, err := m.newReplica(ctx, d)
+		if err != nil {
+			m.event(ctx, spec, joule.DeploymentScale, cur, cur+len(added), "scale-up failed: "+joule.ErrorMessage(err))
+			break
+		}
+		added = append(added, r)
+	}
+	if len(added) == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.replicas = append(d.replicas, added...)
+	n := len(d.replicas)
+	d.mu.Unlock()
+	m.event(ctx, spec, joule.DeploymentScale, cur, n, reason)
+}

@@ -1,0 +1,186 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/joule-dev/joule"
+)
+
+// Deployments: the settings are one JSON document, body.
+
+func scanDeployment(s scanner) (joule.Deployment, error) {
+	var d joule.Deployment
+	var body string
+	if err := s.Scan(&body); err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		return d, fmt.Errorf("deployment body: %w", err)
+	}
+	return d, nil
+}
+
+func deploymentBody(d joule.Deployment) (string, error) {
+	d.Status = nil
+	d.CreatedAt, d.UpdatedAt = utcMicro(d.CreatedAt), utcMicro(d.UpdatedAt)
+	b, err := json.Marshal(d)
+	return string(b), err
+}
+
+// CreateDeployment inserts d (ECONFLICT if its ID or name in the workspace
+// is taken, ENOTFOUND if the workspace does not exist, EINVALID without an
+// ID).
+func (db *DB) CreateDeployment(ctx context.Context, d joule.Deployment) error {
+	if d.ID == "" {
+		return joule.Errorf(joule.EINVALID, "deployment ID: required")
+	}
+	body, err := deploymentBody(d)
+	if err != nil {
+		return fmt.Errorf("create deployment: %w", err)
+	}
+	_, err = db.write.ExecContext(ctx, "INSERT INTO deployments (id, workspace_id, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
+		d.ID, d.WorkspaceID, d.Name, body, micros(d.CreatedAt))
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err, "deployments.workspace_id"), isUnique(err, "deployments.name"):
+		return joule.Errorf(joule.ECONFLICT, "deployment %q already exists", d.Name)
+	case isUnique(err, "deployments.id"):
+		return joule.Errorf(joule.ECONFLICT, "deployment ID %q already exists", d.ID)
+	case isForeignKey(err):
+		return joule.Errorf(joule.ENOTFOUND, "workspace %q not found", d.WorkspaceID)
+	}
+	return fmt.Errorf("create deployment: %w", err)
+}
+
+// GetDeployment returns a deployment of the workspace by ID or name
+// (ENOTFOUND).
+func (db *DB) GetDeployment(ctx context.Context, workspaceID, idOrName string) (joule.Deployment, error) {
+	d, err := scanDeployment(db.read.QueryRowContext(ctx,
+		"SELECT body FROM deployments WHERE workspace_id = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1",
+		workspaceID, idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, joule.Errorf(joule.ENOTFOUND, "deployment %q not found", idOrName)
+	}
+	if err != nil {
+		return d, fmt.Errorf("get deployment: %w", err)
+	}
+	return d, nil
+}
+
+// ListDeployments lists a workspace's deployments (every workspace's for
+// "") by ID (EINVALID for a bad cursor).
+func (db *DB) ListDeployments(ctx context.Context, workspaceID string, opt joule.ListOptions) ([]joule.Deployment, string, error) {
+	opt = opt.WithDefaults()
+	after, err := decodeCursor(opt.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx,
+		"SELECT body FROM deployments WHERE (?1 = '' OR workspace_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3", workspaceID, after, opt.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deployments: %w", err)
+	}
+	ds, err := collect(rows, scanDeployment)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deployments: %w", err)
+	}
+	ds, next := page(ds, opt.Limit, func(d joule.Deployment) string { return d.ID })
+	return ds, next, nil
+}
+
+// UpdateDeployment replaces the stored deployment with d's ID, keeping its
+// workspace, name and CreatedAt (ENOTFOUND).
+func (db *DB) UpdateDeployment(ctx context.Context, d joule.Deployment) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		old, err := scanDeployment(tx.QueryRowContext(ctx, "SELECT body FROM deployments WHERE id = ?", d.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return joule.Errorf(joule.ENOTFOUND, "deployment %q not found", d.ID)
+		}
+		if err != nil {
+			return err
+		}
+		d.WorkspaceID, d.Name, d.CreatedAt = old.WorkspaceID, old.Name, old.CreatedAt
+		body, err := deploymentBody(d)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE deployments SET body = ? WHERE id = ?", body, d.ID)
+		return err
+	})
+	if err != nil && joule.ErrorCode(err) == joule.EINTERNAL {
+		return fmt.Errorf("update deployment: %w", err)
+	}
+	return err
+}
+
+// DeleteDeployment removes a deployment of the workspace and its events
+// (ENOTFOUND).
+func (db *DB) DeleteDeployment(ctx context.Context, workspaceID, id string) error {
+	res, err := db.write.ExecContext(ctx, "DELETE FROM deployments WHERE workspace_id = ? AND id = ?", workspaceID, id)
+	if err != nil {
+		return fmt.Errorf("delete deployment: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete deployment: %w", err)
+	} else if n == 0 {
+		return joule.Errorf(joule.ENOTFOUND, "deployment %q not found", id)
+	}
+	return nil
+}
+
+// AppendDeploymentEvent records e (ENOTFOUND without its deployment,
+// EINVALID without an ID).
+func (db *DB) AppendDeploymentEvent(ctx context.Context, e joule.DeploymentEvent) error {
+	if e.ID == "" {
+		return joule.Errorf(joule.EINVALID, "deployment event ID: required")
+	}
+	e.Time = utcMicro(e.Time)
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("append deployment event: %w", err)
+	}
+	_, err = db.write.ExecContext(ctx, "INSERT INTO deployment_events (id, deployment_id, body, time) VALUES (?, ?, ?, ?)",
+		e.ID, e.DeploymentID, string(body), micros(e.Time))
+	switch {
+	case err == nil:
+		return nil
+	case isForeignKey(err):
+		return joule.Errorf(joule.ENOTFOUND, "deployment %q not found", e.DeploymentID)
+	case isUnique(err, "deployment_events.id"):
+		return joule.Errorf(joule.ECONFLICT, "deployment event ID %q already exists", e.ID)
+	}
+	return fmt.Errorf("append deployment event: %w", err)
+}
+
+// ListDeploymentEvents lists a deployment's events by ID (EINVALID for a
+// bad cursor).
+func (db *DB) ListDeploymentEvents(ctx context.Context, deploymentID string, opt joule.ListOptions) ([]joule.DeploymentEvent, string, error) {
+	opt = opt.WithDefaults()
+	after, err := decodeCursor(opt.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.read.QueryContext(ctx,
+		"SELECT body FROM deployment_events WHERE deployment_id = ? AND id > ? ORDER BY id LIMIT ?", deploymentID, after, opt.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list deployment events: %w", err)
+	}
+	es, err := collect(rows, func(s scanner) (joule.DeploymentEvent, error) {
+		var e joule.DeploymentEvent
+		var body string
+		if err := s.Scan(&body); err != nil {
+			return e, err
+		}
+		return e, json.Unmarshal([]byte(body), &e)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list deployment events: %w", err)
+	}
+	es, next := page(es, opt.Limit, func(e joule.DeploymentEvent) string { return e.ID })
+	return es, next, nil
+}
