@@ -104,17 +104,17 @@ const (
 	// and keeps waits short. Interrupting jobs use Greedy's cheapest
 	// free slots.
 	CarbonPerWait
-	// Replan is joule's policy: Greedy, with a repair. The jobs that arrive
-	// at a step are placed as Greedy places them. When one of them finds
-	// no room before its deadline, the arrivals and every planned job that
-	// has not started yet are planned again together, tightest latest
-	// start first (earliest-deadline order), each taking the cheapest
-	// placement left, on the newest forecast: an early job with a long
-	// window gives up the green hours a later, tighter job needs, and
-	// moves to other green hours in its own window. If that re-plan would
-	// leave a job that was already planned without a placement, it is
-	// dropped and the Greedy placements stand, so a deadline that was
-	// feasible when a job was planned is always met.
+	// Replan is joule's policy: every waiting job is re-planned whenever
+	// jobs arrive. At each arrival step it builds three plans from the same
+	// state — the waiting jobs keep their steps and the arrivals are placed
+	// greedily (Greedy's own plan); all waiting jobs and arrivals re-placed
+	// largest regret first (the forecast cost a job loses if it does not get
+	// its best free placement); and all of them re-placed tightest latest
+	// start first (earliest deadline) — and keeps the one that misses the
+	// fewest arrivals, then costs least on the newest forecast. A plan that
+	// would leave an already planned job without room is never kept, so a
+	// deadline that was feasible when a job was planned is always met.
+	// Jobs must come in arrival order.
 	Replan
 )
 
@@ -275,123 +275,4 @@ func freeStart(forecast []float64, used []int, capacity int, w Window, policy Ca
 		slots[k] = best + k
 	}
 	return slots
-}
-
-// planReplan is PlanCapacityFunc with the Replan policy. Jobs must come in
-// arrival order (non-decreasing Earliest); the jobs of one arrival step are
-// planned on the forecast of the first of them.
-func planReplan(n int, forecast func(i int) []float64, capacity int, jobs []ShiftJob) ([]Placement, error) {
-	used := make([]int, n)
-	out := make([]Placement, len(jobs))
-	var waiting []int // planned, not started at the last arrival step
-	place := func(f []float64, i int) []int {
-		j := jobs[i]
-		if j.Interruptible {
-			return freeCheapest(f, used, capacity, j.Window)
-		}
-		return freeStart(f, used, capacity, j.Window, Greedy)
-	}
-	take := func(slots []int, d int) {
-		for _, s := range slots {
-			used[s] += d
-		}
-	}
-	for lo := 0; lo < len(jobs); {
-		t := jobs[lo].Earliest
-		hi := lo
-		for hi < len(jobs) && jobs[hi].Earliest == t {
-			j := jobs[hi]
-			if j.Length < 1 || j.Earliest < 0 {
-				return nil, fmt.Errorf("scheduler: job %d: %w", hi, j.check(n))
-			}
-			hi++
-		}
-		if hi < len(jobs) && jobs[hi].Earliest < t {
-			return nil, fmt.Errorf("scheduler: job %d arrives at step %d, before job %d (step %d): Replan needs arrival order", hi, jobs[hi].Earliest, hi-1, t)
-		}
-		f := forecast(lo)
-		if len(f) != n {
-			return nil, fmt.Errorf("scheduler: job %d: forecast has %d steps, want %d", lo, len(f), n)
-		}
-		// Jobs that have started keep their steps.
-		movable := waiting[:0:0]
-		for _, k := range waiting {
-			if out[k].Slots[0] > t {
-				movable = append(movable, k)
-			}
-		}
-		// Greedy first.
-		missed := false
-		var greedy []int
-		for i := lo; i < hi; i++ {
-			if slots := place(f, i); slots != nil {
-				take(slots, 1)
-				out[i] = Placement{Slots: slots}
-				greedy = append(greedy, i)
-			} else {
-				out[i] = Placement{Missed: true}
-				missed = true
-			}
-		}
-		if !missed {
-			waiting = append(movable, greedy...)
-			lo = hi
-			continue
-		}
-		for _, i := range greedy {
-			take(out[i].Slots, -1)
-		}
-		old := make([][]int, len(movable))
-		for x, k := range movable {
-			old[x] = out[k].Slots
-			take(old[x], -1)
-		}
-		cand := append(slices.Clone(movable), make([]int, 0, hi-lo)...)
-		for i := lo; i < hi; i++ {
-			cand = append(cand, i)
-		}
-		latest := func(i int) int { return jobs[i].Deadline - jobs[i].Length }
-		slices.SortStableFunc(cand, func(a, b int) int { return cmp.Or(cmp.Compare(latest(a), latest(b)), cmp.Compare(a, b)) })
-		ok := true
-		var placed []int
-		for _, i := range cand {
-			slots := place(f, i)
-			if slots == nil {
-				if i < lo { // an already planned job would lose its place
-					ok = false
-					break
-				}
-				out[i] = Placement{Missed: true}
-				continue
-			}
-			take(slots, 1)
-			out[i] = Placement{Slots: slots}
-			placed = append(placed, i)
-		}
-		if !ok {
-			for _, i := range placed {
-				take(out[i].Slots, -1)
-			}
-			for x, k := range movable {
-				out[k] = Placement{Slots: old[x]}
-				take(old[x], 1)
-			}
-			for i := lo; i < hi; i++ {
-				if slots := place(f, i); slots != nil {
-					take(slots, 1)
-					out[i] = Placement{Slots: slots}
-				} else {
-					out[i] = Placement{Missed: true}
-				}
-			}
-		}
-		waiting = movable
-		for i := lo; i < hi; i++ {
-			if !out[i].Missed {
-				waiting = append(waiting, i)
-			}
-		}
-		lo = hi
-	}
-	return out, nil
 }

@@ -268,4 +268,27 @@ func TestBeyondThePaper(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %d | %s | %.3f | %s | %s | %s |\n", r.region, r.capacity, r.policy, r.res.SavingsPct, noisy, r.res.MeanWait.Round(time.Minute), misses)
 	}
 	t.Log(b.String())
+
+	// The goal, at the trace's peak capacity (where no shifting meets every
+	// deadline): Replan emits less than greedy, with and without forecast
+	// error, and misses no deadline the oracle meets (the oracle's misses
+	// are jobs whose window runs past the end of the data).
+	find := func(region string, capacity int, policy string) row {
+		for _, r := range rows {
+			if r.region == region && r.capacity == capacity && r.policy == policy {
+				return r
+			}
+		}
+		t.Fatalf("no row %s/%d/%s", region, capacity, policy)
+		return row{}
+	}
+	for _, region := range beyondRegions {
+		g, r, o := find(region, peak, "greedy"), find(region, peak, "replan"), find(region, peak, "oracle (∞ capacity)")
+		if !(r.res.SavingsPct > g.res.SavingsPct && r.noisy > g.noisy) {
+			t.Errorf("%s at %d slots: replan saves %.3f%% (%.2f%% with error), greedy %.3f%% (%.2f%%): want more", region, peak, r.res.SavingsPct, r.noisy, g.res.SavingsPct, g.noisy)
+		}
+		if r.res.DeadlineMisses > o.res.DeadlineMisses || r.noisyMisses > o.res.DeadlineMisses {
+			t.Errorf("%s at %d slots: replan misses %d (%d with error), the oracle %d", region, peak, r.res.DeadlineMisses, r.noisyMisses, o.res.DeadlineMisses)
+		}
+	}
 }
