@@ -259,9 +259,11 @@ func Attribute(node NodeInterval, jobs []JobUsage, policy IdlePolicy) Attributio
 // time order): the cumulative CPU time at time t is interpolated linearly
 // between the samples around t, and held at the first or last sample's
 // value outside the series, so a job is charged only between its first and
-// last sample. GPU PIDs come from the last sample at or before the
-// interval's end (the first sample when none is). reserved gives each
-// job's ReservedShare; a missing ID means 0.
+// last sample. GPU PIDs come from the samples that describe the interval:
+// the last one at or before its start, every one inside it, and the last
+// one at or before its end (the first sample when none is), so that a
+// sample that missed a process does not drop the job's GPU share.
+// reserved gives each job's ReservedShare; a missing ID means 0.
 func AttributeSeries(nodes []NodeInterval, usage map[string][]joule.UsageSample, reserved map[string]float64, policy IdlePolicy) []Attribution {
 	ids := make([]string, 0, len(usage))
 	for id, s := range usage {
@@ -278,16 +280,40 @@ func AttributeSeries(nodes []NodeInterval, usage map[string][]joule.UsageSample,
 			if !n.End.After(s[0].Time) || !n.Start.Before(s[len(s)-1].Time) {
 				continue // not running in this interval
 			}
+			cur := UsageAt(s, n.End)
+			cur.GPUPIDs = gpuPIDsIn(s, n.Start, n.End)
 			jobs = append(jobs, JobUsage{
 				ID:            id,
 				Prev:          UsageAt(s, n.Start),
-				Cur:           UsageAt(s, n.End),
+				Cur:           cur,
 				ReservedShare: reserved[id],
 			})
 		}
 		out = append(out, Attribute(n, jobs, policy))
 	}
 	return out
+}
+
+// gpuPIDsIn returns the GPU PIDs of a job's samples that describe
+// [from, to]: the samples at or before from and to (as UsageAt picks them)
+// and every sample in between, each PID once, in order of first sight.
+func gpuPIDsIn(series []joule.UsageSample, from, to time.Time) []int {
+	var pids []int
+	add := func(ps []int) {
+		for _, p := range ps {
+			if !slices.Contains(pids, p) {
+				pids = append(pids, p)
+			}
+		}
+	}
+	add(UsageAt(series, from).GPUPIDs)
+	for _, s := range series {
+		if s.Time.After(from) && !s.Time.After(to) {
+			add(s.GPUPIDs)
+		}
+	}
+	add(UsageAt(series, to).GPUPIDs)
+	return pids
 }
 
 // UsageAt returns the cumulative usage at t from a series of samples in time
