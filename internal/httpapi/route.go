@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -149,6 +151,15 @@ func (s *Server) wrap(rt Route) http.Handler {
 			c.principal = p
 			r = r.WithContext(joule.NewContextWithPrincipal(r.Context(), p))
 		}
+		// An audited call's response is held until its audit entry is
+		// written, so that a client that has its answer (and a job that
+		// exits on it) always finds the entry, and a client that hangs up
+		// cannot cancel it.
+		var held *heldWriter
+		if rt.Audit != "" && c.principal.TokenID != "" {
+			held = &heldWriter{ResponseWriter: w}
+			w = held
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		err := s.authorize(r, rt, c)
 		if err == nil {
@@ -158,10 +169,37 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if err != nil {
 			writeError(sw, r, s.logger, err)
 		}
-		if rt.Audit != "" && c.principal.TokenID != "" {
+		if held != nil {
 			s.audit(r, rt, c, err)
+			held.release()
 		}
 	})
+}
+
+// heldWriter keeps a response's status and body until release.
+type heldWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (w *heldWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+
+// release sends what was held.
+func (w *heldWriter) release() {
+	w.ResponseWriter.WriteHeader(cmp.Or(w.status, http.StatusOK))
+	_, _ = w.ResponseWriter.Write(w.body.Bytes())
 }
 
 func (s *Server) authenticate(r *http.Request) (joule.Principal, error) {
@@ -219,7 +257,7 @@ func (s *Server) audit(r *http.Request, rt Route, c *call, err error) {
 		Outcome:     outcome,
 		Detail:      c.detail,
 	}
-	if _, aerr := s.store.AppendAudit(r.Context(), e); aerr != nil {
+	if _, aerr := s.store.AppendAudit(context.WithoutCancel(r.Context()), e); aerr != nil {
 		s.logger.ErrorContext(r.Context(), "audit entry not written", "err", aerr, "action", rt.Audit, "request_id", e.RequestID)
 	}
 }
