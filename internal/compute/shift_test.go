@@ -236,10 +236,10 @@ func TestLiveShiftFallsBackWithoutAForecast(t *testing.T) {
 }
 
 func TestLiveInterruptibleRunsOnlyInItsSlots(t *testing.T) {
-	// Steps of 1 s: green at steps 1 and 3. The job does 20 ticks of
+	// Steps of 1 s: green at steps 2 and 5. The job does 20 ticks of
 	// 100 ms (2 s of running), so it is suspended between the slots.
 	start := time.Now().UTC().Truncate(time.Millisecond)
-	f := stepForecast{start: start, step: time.Second, vs: []float64{500, 100, 500, 100, 500, 500, 500, 500, 500, 500, 500, 500}}
+	f := stepForecast{start: start, step: time.Second, vs: []float64{500, 500, 100, 500, 500, 100, 500, 500, 500, 500, 500, 500, 500, 500}}
 	h := newHarnessWith(t, 2, 0, func(d *compute.DispatcherConfig, w *compute.WorkerConfig) {
 		d.Shift = compute.ShiftConfig{Forecast: f.forecast}
 		w.Intensity = f.intensity
@@ -247,7 +247,7 @@ func TestLiveInterruptibleRunsOnlyInItsSlots(t *testing.T) {
 	ctx := t.Context()
 	ticks := filepath.Join(t.TempDir(), "ticks")
 	j, err := h.svc.Submit(ctx, h.ws.ID, joule.JobSpec{
-		Name: "interruptible", Interruptible: true, Flexibility: joule.Duration(8 * time.Second),
+		Name: "interruptible", Interruptible: true, Flexibility: joule.Duration(10 * time.Second),
 		ExpectedDuration: joule.Duration(2 * time.Second),
 		Command:          []string{"sh", "-c", "i=0; while [ $i -lt 20 ]; do date +%s%N >> " + ticks + "; sleep 0.1; i=$((i+1)); done"},
 	}, "test")
@@ -259,8 +259,18 @@ func TestLiveInterruptibleRunsOnlyInItsSlots(t *testing.T) {
 		t.Fatalf("job ended %s: %s", done.State, done.Reason)
 	}
 	slots := done.Shift.Slots
-	if len(slots) != 2 || !slots[0].Start.Equal(start.Add(time.Second)) || !slots[1].Start.Equal(start.Add(3*time.Second)) {
-		t.Fatalf("slots = %v, want steps 1 and 3 from %s", slots, start)
+	if len(slots) < 2 {
+		t.Fatalf("slots = %v, want two green steps apart", slots)
+	}
+	// Planned in time (before step 2), the slots are exactly the green
+	// steps; on a machine too loaded to plan that soon, they are whatever
+	// the plan chose, and the rest of the test still holds.
+	if done.Shift.PlannedAt.Before(start.Add(2 * time.Second)) {
+		if !slots[0].Start.Equal(start.Add(2*time.Second)) || !slots[1].Start.Equal(start.Add(5*time.Second)) {
+			t.Fatalf("slots = %v, want steps 2 and 5 from %s", slots, start)
+		}
+	} else {
+		t.Logf("planned late (at +%s): slots %v", done.Shift.PlannedAt.Sub(start), slots)
 	}
 	b, err := os.ReadFile(ticks)
 	if err != nil {
@@ -282,7 +292,7 @@ func TestLiveInterruptibleRunsOnlyInItsSlots(t *testing.T) {
 			first = at
 		}
 		last = at
-		in := !at.Before(slots[1].End)
+		in := !at.Before(slots[len(slots)-1].End)
 		for _, s := range slots {
 			in = in || (!at.Before(s.Start) && at.Before(s.End.Add(slack)))
 		}
@@ -291,7 +301,12 @@ func TestLiveInterruptibleRunsOnlyInItsSlots(t *testing.T) {
 		}
 	}
 	// Run time = 2 s of ticks ± one step, excluding the suspended gap.
-	ran := last.Sub(first) - slots[1].Start.Sub(slots[0].End)
+	ran := last.Sub(first)
+	for i := 1; i < len(slots); i++ {
+		if slots[i].Start.After(first) && slots[i].Start.Before(last) {
+			ran -= slots[i].Start.Sub(slots[i-1].End)
+		}
+	}
 	if ran < time.Second || ran > 3*time.Second {
 		t.Errorf("run time outside suspension = %s, want 2 s ± 1 step", ran)
 	}
