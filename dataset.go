@@ -63,7 +63,8 @@ type DatasetVersion struct {
 	DatasetID   string `json:"dataset_id"`
 	WorkspaceID string `json:"workspace_id"`
 	Version     int    `json:"version"` // 1, 2, … within the dataset; set by the store
-	// Hash is "sha256:" and the hex digest of the version's logical content
+	// Hash is "sha256:v2:" ("sha256:" before hash version 2) and the hex
+	// digest of the version's logical content
 	// (column names and types, then every row in order), so the same table
 	// from a CSV file, PostgreSQL or MariaDB hashes the same.
 	Hash         string          `json:"hash"`

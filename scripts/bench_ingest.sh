@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Scale benchmark of the data layer (docs/perf.md, "Datasets"): generates a
 # CSV of SIZE bytes (default 1 GB), then in separate processes, one after the
-# other on the same file: joule's ingest (sniff, infer, read with rejects,
-# write Parquet, hash), DuckDB's own read_csv → Parquet, and joule's profile
-# of the result. Each prints its time, throughput and peak resident memory
+# other on the same file: three pairs of joule's ingest (sniff, infer, read
+# with rejects, write Parquet, hash) and DuckDB's own read_csv → Parquet, then
+# joule's content hash of the result alone (v2, and v1 for comparison) and
+# its profile. Each prints its time, throughput and peak resident memory
 # (VmHWM of its own process).
 #
 #   scripts/bench_ingest.sh [SIZE_BYTES] [WORK_DIR]
@@ -18,7 +19,7 @@ if [ ! -s "$csv" ]; then
   JOULE_SCALE_GEN="$csv" JOULE_SCALE_BYTES="$size" "$work/dataset.test" -test.run '^TestScaleGenerate$' | grep generated
 fi
 ls -l "$csv"
-for step in ingest duckdb ingest duckdb profile; do
+for step in ingest duckdb ingest duckdb ingest duckdb hash hash-v1 profile; do
   rm -rf "$work/out"; mkdir -p "$work/out"
   JOULE_SCALE_CSV="$csv" JOULE_SCALE_OUT="$work/out" JOULE_SCALE_STEP="$step" \
     "$work/dataset.test" -test.run '^TestScaleStep$' -test.timeout 30m | grep '^step='

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
@@ -27,6 +28,7 @@ type EngineConfig struct {
 type duck struct {
 	db   *sql.DB
 	conn *sql.Conn
+	cfg  EngineConfig
 }
 
 // openDuck opens an in-memory DuckDB with cfg's limits.
@@ -40,19 +42,10 @@ func openDuck(ctx context.Context, cfg EngineConfig) (*duck, error) {
 		db.Close()
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
-	d := &duck{db: db, conn: conn}
-	mem := cfg.MemoryLimit
-	if mem == "" {
-		mem = "512MB"
-	}
-	stmts := []string{"SET memory_limit = " + lit(mem), "SET preserve_insertion_order = true",
-		// Extensions are never downloaded at run time.
-		"SET autoinstall_known_extensions = false", "SET autoload_known_extensions = true"}
-	if cfg.Threads > 0 {
-		stmts = append(stmts, fmt.Sprintf("SET threads = %d", cfg.Threads))
-	}
-	if cfg.TempDir != "" {
-		stmts = append(stmts, "SET temp_directory = "+lit(cfg.TempDir))
+	d := &duck{db: db, conn: conn, cfg: cfg}
+	var stmts []string
+	for _, kv := range engineSettings(cfg) {
+		stmts = append(stmts, "SET "+kv[0]+" = "+lit(kv[1]))
 	}
 	for _, s := range stmts {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -61,6 +54,25 @@ func openDuck(ctx context.Context, cfg EngineConfig) (*duck, error) {
 		}
 	}
 	return d, nil
+}
+
+// engineSettings are the DuckDB settings that carry cfg's limits, as
+// name and value.
+func engineSettings(cfg EngineConfig) [][2]string {
+	mem := cfg.MemoryLimit
+	if mem == "" {
+		mem = "512MB"
+	}
+	set := [][2]string{{"memory_limit", mem}, {"preserve_insertion_order", "true"},
+		// Extensions are never downloaded at run time.
+		{"autoinstall_known_extensions", "false"}, {"autoload_known_extensions", "true"}}
+	if cfg.Threads > 0 {
+		set = append(set, [2]string{"threads", strconv.Itoa(cfg.Threads)})
+	}
+	if cfg.TempDir != "" {
+		set = append(set, [2]string{"temp_directory", cfg.TempDir})
+	}
+	return set
 }
 
 func (d *duck) close() {

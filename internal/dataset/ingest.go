@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/joule-dev/joule"
@@ -139,13 +138,28 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		from = "(SELECT " + castList(names, types, dtypes) + " FROM " + reader + ")"
 	}
 
+	// The UTF-8 line check of a CSV file reads it while DuckDB does.
+	utf8Check := func() ([]int64, error) { return nil, nil }
+	if format == FormatCSV && res.CSV.Encoding == "utf-8" {
+		type result struct {
+			lines []int64
+			err   error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			lines, err := invalidUTF8Lines(src)
+			ch <- result{lines, err}
+		}()
+		utf8Check = sync.OnceValues(func() ([]int64, error) { r := <-ch; return r.lines, r.err })
+		defer utf8Check() // wait for it on every return
+	}
 	var rows int64
 	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&rows); err != nil {
 		return res, readError(src, format, err)
 	}
 	res.Rows = rows
 	if format == FormatCSV {
-		if err := collectRejects(ctx, d, src, res.CSV.Encoding, filepath.Join(dir, RejectsFile), &res); err != nil {
+		if err := collectRejects(ctx, d, utf8Check, filepath.Join(dir, RejectsFile), &res); err != nil {
 			return res, err
 		}
 		if r := opt.MaxRejectRatio; r != nil && res.RejectedRows > 0 {
@@ -550,13 +564,10 @@ func castList(names, types, dtypes []string) string {
 // collectRejects writes the CSV reader's rejects to path (one per line,
 // with a reason) and counts them. Lines that are not valid UTF-8 are
 // reported as such, whatever error the reader saw first.
-func collectRejects(ctx context.Context, d *duck, src, encoding, path string, res *IngestResult) error {
-	var badLines []int64
-	if encoding == "utf-8" {
-		var err error
-		if badLines, err = invalidUTF8Lines(src); err != nil {
-			return err
-		}
+func collectRejects(ctx context.Context, d *duck, utf8Check func() ([]int64, error), path string, res *IngestResult) error {
+	badLines, err := utf8Check()
+	if err != nil {
+		return err
 	}
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE bad_utf8 (line BIGINT)"); err != nil {
 		return fmt.Errorf("rejects: %w", err)
@@ -655,32 +666,6 @@ func invalidUTF8Lines(src string) ([]int64, error) {
 			return nil, fmt.Errorf("read %s: %w", src, err)
 		}
 	}
-}
-
-// hashParquet returns "sha256:" and the digest of the column names and
-// types, the row count, and the rows in file order. Each row is its values
-// as text joined by the unit separator (0x1F), a missing value written as
-// 0x1E, prefixed by its position; DuckDB takes the MD5 of every row and
-// XORs them (in parallel and in constant memory, whatever the order it
-// reads them in), and SHA-256 digests the schema, the count and that XOR.
-func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
-	h := sha256.New()
-	for _, c := range cols {
-		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
-	}
-	vals := []string{"file_row_number::VARCHAR"}
-	for _, c := range cols {
-		vals = append(vals, "coalesce(CAST("+ident(c.Name)+" AS VARCHAR), chr(30))")
-	}
-	q := "SELECT count(*), coalesce(bit_xor(md5_number(concat_ws(chr(31), " + strings.Join(vals, ", ") + "))), 0)::VARCHAR FROM read_parquet(" +
-		lit(path) + ", file_row_number = true)"
-	var n int64
-	var x string
-	if err := d.queryRow(ctx, q).Scan(&n, &x); err != nil {
-		return "", fmt.Errorf("hash: %w", err)
-	}
-	fmt.Fprintf(h, "rows %d\nxor %s\n", n, x)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // scanAny scans every column of the current row into a slice.

@@ -17,7 +17,7 @@ import (
 // (VmHWM) is that step's alone.
 //
 //	JOULE_SCALE_GEN=FILE JOULE_SCALE_BYTES=N   write a CSV of about N bytes
-//	JOULE_SCALE_CSV=FILE JOULE_SCALE_STEP=…    ingest | duckdb | profile
+//	JOULE_SCALE_CSV=FILE JOULE_SCALE_STEP=…    ingest | duckdb | hash | hash-v1 | profile
 
 func peakRSS(t *testing.T) string {
 	t.Helper()
@@ -122,6 +122,33 @@ func TestScaleStep(t *testing.T) {
 		if err := d.queryRow(t.Context(), "COPY (SELECT * FROM read_csv("+lit(src)+")) TO "+lit(filepath.Join(out, "duck", "data.parquet"))+" (FORMAT parquet, COMPRESSION zstd)").Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
+	case "hash", "hash-v1": // hash the Parquet file the ingest step wrote (v1: the old text-and-MD5 query)
+		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := openDuck(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.close()
+		start = time.Now()
+		rows = res.Rows
+		path := filepath.Join(out, "p", DataFile)
+		if step == "hash" {
+			_, err = hashParquet(t.Context(), d, path, res.Columns)
+		} else {
+			vals := []string{"file_row_number::VARCHAR"}
+			for _, c := range res.Columns {
+				vals = append(vals, "coalesce(CAST("+ident(c.Name)+" AS VARCHAR), chr(30))")
+			}
+			var x string
+			err = d.queryRow(t.Context(), "SELECT coalesce(bit_xor(md5_number(concat_ws(chr(31), "+strings.Join(vals, ", ")+"))), 0)::VARCHAR FROM read_parquet("+
+				lit(path)+", file_row_number = true)").Scan(&x)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	case "profile": // profile the Parquet file the ingest step wrote
 		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false)
 		if err != nil {
@@ -139,7 +166,7 @@ func TestScaleStep(t *testing.T) {
 		}
 		rows = p.Rows
 	default:
-		t.Fatalf("JOULE_SCALE_STEP %q is not ingest, duckdb or profile", step)
+		t.Fatalf("JOULE_SCALE_STEP %q is not ingest, duckdb, hash, hash-v1 or profile", step)
 	}
 	el := time.Since(start).Seconds()
 	fmt.Printf("step=%s rows=%d seconds=%.2f MB/s=%.1f rows/s=%.0f peak_rss=%s\n", step, rows, el, mb/el, float64(rows)/el, peakRSS(t))

@@ -1,0 +1,249 @@
+package dataset
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/joule-dev/joule"
+)
+
+// HashV2Prefix starts every content hash computed since hash version 2
+// (docs/datasets.md, "Hash"). Older versions keep the hash they were stored
+// with: "sha256:" and 64 hex digits, the version 1 definition.
+const HashV2Prefix = "sha256:v2:"
+
+// hashParquet returns the version 2 content hash of the Parquet file at
+// path, whose columns are cols: "sha256:v2:" and the hex SHA-256 of
+//
+//	"joule table hash v2\n"
+//	for each column: name 0x1F type "\n"
+//	"rows " decimal row count "\n"
+//	for each column: the 32-byte SHA-256 of the column's values in row order
+//
+// where each value is written in a canonical binary form of its joule type
+// (see hashValue), so the hash is of the logical table: a CSV file, a
+// PostgreSQL or a MariaDB copy of one table, and any Parquet encoding of
+// it, hash alike. DuckDB reads the file as a stream of 2,048-row chunks (the
+// columns cast to the joule types' DuckDB types) and Go hashes each chunk's
+// columns in parallel, in constant memory.
+func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = "CAST(" + ident(c.Name) + " AS " + duckType(c.Type) + ")"
+	}
+	if len(cols) == 0 {
+		sel = []string{"1"}
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + lit(path) + ")"
+	hs := make([]*columnHasher, len(cols))
+	for i, c := range cols {
+		hs[i] = &columnHasher{typ: c.Type, h: sha256.New()}
+	}
+	// DuckDB fetches the next chunks while Go hashes the last ones, each
+	// chunk's columns in parallel.
+	workers := min(runtime.GOMAXPROCS(0), len(cols))
+	chunks := make(chan bindings.DataChunk, 8)
+	var rows int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for chunk := range chunks {
+			n := int(bindings.DataChunkGetSize(chunk))
+			rows += int64(n)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for j := int(next.Add(1) - 1); j < len(hs); j = int(next.Add(1) - 1) {
+						hs[j].chunk(bindings.DataChunkGetVector(chunk, bindings.IdxT(j)), n)
+					}
+				})
+			}
+			wg.Wait()
+			bindings.DestroyDataChunk(&chunk)
+		}
+	}()
+	err := streamChunks(ctx, d.cfg, q, func(chunk bindings.DataChunk) { chunks <- chunk })
+	close(chunks)
+	<-done
+	if err != nil {
+		return "", fmt.Errorf("hash: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte("joule table hash v2\n"))
+	for _, c := range cols {
+		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
+	}
+	h.Write([]byte("rows " + strconv.FormatInt(rows, 10) + "\n"))
+	for _, c := range hs {
+		h.Write(c.h.Sum(nil))
+	}
+	return HashV2Prefix + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// columnHasher digests one column's values in row order. Each value is one
+// byte, 0 for NULL and 1 otherwise, then for a non-NULL value:
+//
+//	integer    int64, little-endian
+//	float      the IEEE 754 float64 bits, little-endian; -0 written as 0 and
+//	           every NaN as 0x7FF8000000000000
+//	boolean    one byte, 0 or 1
+//	date       int32 days since 1970-01-01, little-endian
+//	timestamp  int64 microseconds since 1970-01-01 00:00:00 UTC, little-endian
+//	string     uint32 byte length, little-endian, then the UTF-8 bytes
+type columnHasher struct {
+	typ string
+	h   hash.Hash
+	buf []byte
+}
+
+// chunk digests the first n values of a flat DuckDB vector.
+func (c *columnHasher) chunk(vec bindings.Vector, n int) {
+	data := bindings.VectorGetData(vec)
+	var mask []uint64
+	if p := bindings.VectorGetValidity(vec); p != nil {
+		mask = unsafe.Slice((*uint64)(p), (n+63)/64)
+	}
+	valid := func(i int) bool { return mask == nil || mask[i/64]>>(i%64)&1 == 1 }
+	b := c.buf[:0]
+	switch c.typ {
+	case joule.TypeInteger, joule.TypeTimestamp:
+		for i, v := range unsafe.Slice((*int64)(data), n) {
+			if !valid(i) {
+				b = append(b, 0)
+				continue
+			}
+			b = binary.LittleEndian.AppendUint64(append(b, 1), uint64(v))
+		}
+	case joule.TypeFloat:
+		for i, v := range unsafe.Slice((*float64)(data), n) {
+			if !valid(i) {
+				b = append(b, 0)
+				continue
+			}
+			bits := math.Float64bits(v)
+			switch {
+			case v == 0:
+				bits = 0
+			case v != v:
+				bits = 0x7FF8000000000000
+			}
+			b = binary.LittleEndian.AppendUint64(append(b, 1), bits)
+		}
+	case joule.TypeBoolean:
+		for i, v := range unsafe.Slice((*byte)(data), n) {
+			if !valid(i) {
+				b = append(b, 0)
+				continue
+			}
+			b = append(b, 1, min(v, 1))
+		}
+	case joule.TypeDate:
+		for i, v := range unsafe.Slice((*int32)(data), n) {
+			if !valid(i) {
+				b = append(b, 0)
+				continue
+			}
+			b = binary.LittleEndian.AppendUint32(append(b, 1), uint32(v))
+		}
+	default: // string: DuckDB's 16-byte string_t
+		strs := unsafe.Slice((*[16]byte)(data), n)
+		for i := range strs {
+			if !valid(i) {
+				b = append(b, 0)
+				continue
+			}
+			s := &strs[i]
+			l := binary.LittleEndian.Uint32(s[:4])
+			b = binary.LittleEndian.AppendUint32(append(b, 1), l)
+			if l <= 12 {
+				b = append(b, s[4:4+l]...)
+			} else {
+				p := *(**byte)(unsafe.Pointer(&s[8]))
+				b = append(b, unsafe.Slice(p, l)...)
+			}
+		}
+	}
+	c.h.Write(b)
+	c.buf = b
+}
+
+// streamChunks runs query on a DuckDB of its own with cfg's limits and
+// hands each result chunk to fn in order, as DuckDB streams them; fn owns
+// the chunk and must destroy it (bindings.DestroyDataChunk). Its vectors
+// are flat.
+func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(chunk bindings.DataChunk)) error {
+	var config bindings.Config
+	if bindings.CreateConfig(&config) == bindings.StateError {
+		return errors.New("duckdb: create config")
+	}
+	defer bindings.DestroyConfig(&config)
+	for _, kv := range engineSettings(cfg) {
+		if bindings.SetConfig(config, kv[0], kv[1]) == bindings.StateError {
+			return fmt.Errorf("duckdb: set %s = %s", kv[0], kv[1])
+		}
+	}
+	var db bindings.Database
+	var msg string
+	if bindings.OpenExt("", &db, config, &msg) == bindings.StateError {
+		return fmt.Errorf("open duckdb: %s", msg)
+	}
+	defer bindings.Close(&db)
+	var conn bindings.Connection
+	if bindings.Connect(db, &conn) == bindings.StateError {
+		return errors.New("duckdb: connect")
+	}
+	defer bindings.Disconnect(&conn)
+	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(conn) })
+	defer stop()
+
+	var stmt bindings.PreparedStatement
+	state := bindings.Prepare(conn, query, &stmt)
+	defer bindings.DestroyPrepare(&stmt)
+	if state == bindings.StateError {
+		return errors.New(bindings.PrepareError(stmt))
+	}
+	var pending bindings.PendingResult
+	state = bindings.PendingPreparedStreaming(stmt, &pending)
+	defer bindings.DestroyPending(&pending)
+	if state == bindings.StateError {
+		return errors.New(bindings.PendingError(pending))
+	}
+	var res bindings.Result
+	state = bindings.ExecutePending(pending, &res)
+	defer bindings.DestroyResult(&res)
+	if state == bindings.StateError {
+		return errors.New(bindings.ResultError(&res))
+	}
+	for {
+		chunk := bindings.FetchChunk(res)
+		if chunk.Ptr == nil {
+			break
+		}
+		fn(chunk)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if msg := bindings.ResultError(&res); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package dataset
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/joule-dev/joule"
+)
+
+// writeParquet has DuckDB write the query's rows to a Parquet file with the
+// given COPY options.
+func writeParquet(t *testing.T, d *duck, query, opts string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	if _, err := d.exec(t.Context(), "COPY ("+query+") TO "+lit(path)+" (FORMAT parquet"+opts+")"); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestHashDefinition checks the hash against the definition in
+// docs/datasets.md, written out here by hand.
+func TestHashDefinition(t *testing.T) {
+	d, err := openDuck(t.Context(), EngineConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	cols := []joule.DatasetColumn{
+		{Name: "i", Type: joule.TypeInteger}, {Name: "f", Type: joule.TypeFloat}, {Name: "b", Type: joule.TypeBoolean},
+		{Name: "d", Type: joule.TypeDate}, {Name: "ts", Type: joule.TypeTimestamp}, {Name: "s", Type: joule.TypeString},
+	}
+	path := writeParquet(t, d, `SELECT * FROM (VALUES
+		(1::INTEGER, -0.0::DOUBLE, true, DATE '1970-01-02', TIMESTAMP '1970-01-01 00:00:01', 'short'),
+		(NULL, 'NaN'::DOUBLE, false, DATE '1969-12-31', NULL, 'a string longer than twelve bytes'),
+		(-2, 1.5, NULL, NULL, TIMESTAMP '2024-01-01 00:00:00.000001', ''),
+		(9007199254740993, NULL, true, DATE '2024-02-29', TIMESTAMP '1969-12-31 23:59:59', NULL)
+	) AS t(i, f, b, d, ts, s)`, "")
+	got, err := hashParquet(t.Context(), d, path, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	null := []byte{0}
+	i64 := func(v int64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, uint64(v)) }
+	f64 := func(bits uint64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, bits) }
+	i32 := func(v int32) []byte { return binary.LittleEndian.AppendUint32([]byte{1}, uint32(v)) }
+	str := func(s string) []byte {
+		return append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...)
+	}
+	column := func(vals ...[]byte) []byte {
+		h := sha256.New()
+		for _, v := range vals {
+			h.Write(v)
+		}
+		return h.Sum(nil)
+	}
+	h := sha256.New()
+	h.Write([]byte("joule table hash v2\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows 4\n"))
+	h.Write(column(i64(1), null, i64(-2), i64(9007199254740993)))
+	h.Write(column(f64(0), f64(0x7FF8000000000000), f64(math.Float64bits(1.5)), null))
+	h.Write(column([]byte{1, 1}, []byte{1, 0}, null, []byte{1, 1}))
+	h.Write(column(i32(1), i32(-1), null, i32(19782)))
+	h.Write(column(i64(1e6), null, i64(1704067200000001), i64(-1e6)))
+	h.Write(column(str("short"), str("a string longer than twelve bytes"), str(""), null))
+	if want := HashV2Prefix + hex.EncodeToString(h.Sum(nil)); got != want {
+		t.Errorf("hash = %s, want %s", got, want)
+	}
+}
+
+// TestHashLogical checks that the hash is of the table, not of the file:
+// stored types, compression and row groups do not change it; a value or the
+// row order does.
+func TestHashLogical(t *testing.T) {
+	d, err := openDuck(t.Context(), EngineConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	cols := []joule.DatasetColumn{{Name: "id", Type: joule.TypeInteger}, {Name: "x", Type: joule.TypeFloat}, {Name: "s", Type: joule.TypeString}}
+	hash := func(query, opts string) string {
+		t.Helper()
+		h, err := hashParquet(t.Context(), d, writeParquet(t, d, query, opts), cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	const rows = " FROM range(10000) r(i)" // several 2,048-row chunks
+	base := hash("SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s"+rows+" ORDER BY i", "")
+	for _, tt := range []struct {
+		name, query, opts string
+		same              bool
+	}{
+		{"zstd, small row groups", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s" + rows + " ORDER BY i", ", COMPRESSION zstd, ROW_GROUP_SIZE 1000", true},
+		{"narrower stored types", "SELECT i::INTEGER AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s" + rows + " ORDER BY i", ", COMPRESSION uncompressed", true},
+		{"one value changed", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL WHEN i = 9999 THEN 'w' ELSE 'v' || i END AS s" + rows + " ORDER BY i", "", false},
+		{"NULL as empty string", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN '' ELSE 'v' || i END AS s" + rows + " ORDER BY i", "", false},
+		{"rows reordered", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s" + rows + " ORDER BY i DESC", "", false},
+	} {
+		if got := hash(tt.query, tt.opts); (got == base) != tt.same {
+			t.Errorf("%s: hash %s, base %s; want same %v", tt.name, got, base, tt.same)
+		}
+	}
+}
