@@ -355,7 +355,7 @@ func (m *Main) datasetVersionsCommand() *cobra.Command {
 }
 
 func shortHash(h string) string {
-	h = strings.TrimPrefix(h, "sha256:")
+	h = strings.TrimPrefix(strings.TrimPrefix(h, "sha256:"), "v2:")
 	if len(h) > 12 {
 		return h[:12]
 	}
