@@ -83,7 +83,63 @@ func (f *Flat) Accumulate(X [][]float64, out []float64, w int, group func(i int)
 					if group != nil {
 						g = group(i)
 					}
-					for r := lo; r < hi; r++ {
+					add := func(r int, n int32) {
+						v := int(nodes[n].next)
+						if f.outputs == 1 {
+							out[r*w+g] += values[v]
+							return
+						}
+						o := out[r*w+g : r*w+g+f.outputs]
+						for j := range o {
+							o[j] += values[v+j]
+						}
+					}
+					// Four rows walk the tree together, so that their
+					// cache misses overlap instead of queueing.
+					r := lo
+					for ; r+4 <= hi; r += 4 {
+						x0, x1, x2, x3 := X[r], X[r+1], X[r+2], X[r+3]
+						n0, n1, n2, n3 := root, root, root, root
+						for {
+							live := false
+							if nd := &nodes[n0]; nd.feature >= 0 {
+								n0 = nd.next
+								if !(x0[nd.feature] <= nd.threshold) { // as Leaf: NaN goes right
+									n0++
+								}
+								live = true
+							}
+							if nd := &nodes[n1]; nd.feature >= 0 {
+								n1 = nd.next
+								if !(x1[nd.feature] <= nd.threshold) {
+									n1++
+								}
+								live = true
+							}
+							if nd := &nodes[n2]; nd.feature >= 0 {
+								n2 = nd.next
+								if !(x2[nd.feature] <= nd.threshold) {
+									n2++
+								}
+								live = true
+							}
+							if nd := &nodes[n3]; nd.feature >= 0 {
+								n3 = nd.next
+								if !(x3[nd.feature] <= nd.threshold) {
+									n3++
+								}
+								live = true
+							}
+							if !live {
+								break
+							}
+						}
+						add(r, n0)
+						add(r+1, n1)
+						add(r+2, n2)
+						add(r+3, n3)
+					}
+					for ; r < hi; r++ {
 						x := X[r]
 						n := root
 						for nodes[n].feature >= 0 {
@@ -93,15 +149,7 @@ func (f *Flat) Accumulate(X [][]float64, out []float64, w int, group func(i int)
 								n++
 							}
 						}
-						v := int(nodes[n].next)
-						if f.outputs == 1 {
-							out[r*w+g] += values[v]
-							continue
-						}
-						o := out[r*w+g : r*w+g+f.outputs]
-						for j := range o {
-							o[j] += values[v+j]
-						}
+						add(r, n)
 					}
 				}
 			}
