@@ -2,6 +2,7 @@ package compute_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -223,5 +224,73 @@ func TestDispatcherPrefersGreenNodes(t *testing.T) {
 	}
 	if placed.NodeID != "node_no" {
 		t.Errorf("placed on %q, want node_no (30 g/kWh against 380)", placed.NodeID)
+	}
+}
+
+// TestLiveShiftCapacity is the capacity acceptance case in the live
+// dispatcher: 50 flexible 1-CPU jobs that all prefer the same green hour on
+// an installation of 2 CPUs are planned at most 2 per hour, each within its
+// deadline, instead of stampeding into that hour.
+func TestLiveShiftCapacity(t *testing.T) {
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "joule.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	t0 := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	ws := joule.Workspace{ID: joule.NewID("ws", t0), Name: "team", CreatedAt: t0}
+	if err := store.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpsertNode(ctx, joule.Node{ID: "node_a", Name: "a", CPUCores: 2, MemoryBytes: 8 << 30, State: joule.NodeReady, CreatedAt: t0, LastHeartbeat: t0}); err != nil {
+		t.Fatal(err)
+	}
+	vs := make([]float64, 72)
+	for i := range vs {
+		vs[i] = 400 - float64(i) // slowly greener, then:
+	}
+	vs[6] = 50 // everyone's favourite hour
+	f := compute.Forecast{Start: t0, Step: time.Hour, Values: vs, Source: "test"}
+	d, err := compute.NewDispatcher(compute.DispatcherConfig{
+		Store: store, Now: func() time.Time { return t0 },
+		Enqueue: func(context.Context, any, joule.Job) error { return nil },
+		Shift:   compute.ShiftConfig{Forecast: func(context.Context, time.Time, time.Time) (compute.Forecast, error) { return f, nil }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &compute.Service{Store: store, Now: func() time.Time { return t0 }}
+	deadline := t0.Add(60 * time.Hour)
+	for i := range 50 {
+		if _, err := svc.Submit(ctx, ws.ID, joule.JobSpec{Name: fmt.Sprintf("j%02d", i), Command: []string{"true"},
+			Deadline: &deadline, ExpectedDuration: joule.Duration(time.Hour)}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js, _, err := store.ListJobs(ctx, joule.JobFilter{WorkspaceID: ws.ID, ListOptions: joule.ListOptions{Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perHour := map[time.Time]int{}
+	for _, j := range js {
+		if j.Shift == nil || j.Shift.Fallback != "" {
+			t.Fatalf("job %s not planned: %+v", j.Spec.Name, j.Shift)
+		}
+		if end := j.Shift.Start.Add(time.Hour); end.After(deadline) {
+			t.Errorf("job %s planned to end %s, after its deadline", j.Spec.Name, end)
+		}
+		perHour[j.Shift.Start.Truncate(time.Hour)]++
+	}
+	for h, n := range perHour {
+		if n > 2 {
+			t.Errorf("%d jobs planned in the hour from %s, more than the 2 CPUs", n, h.Format("15:04"))
+		}
+	}
+	if perHour[t0.Add(6*time.Hour)] != 2 {
+		t.Errorf("the green hour holds %d jobs, want it full (2)", perHour[t0.Add(6*time.Hour)])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,6 +120,20 @@ type ShiftPlan struct {
 	Interruptible  bool
 	Watts          float64
 	PUE            float64
+	// Capacity-aware planning: with Capacity > 0 (CPU millicores of the
+	// installation's ready nodes), steps where the CPU of Planned jobs
+	// plus this job's CPU would exceed Capacity are not chosen, so that
+	// flexible jobs do not stampede into the same green hours.
+	CPU      int64
+	Capacity int64
+	Planned  []PlannedLoad
+}
+
+// PlannedLoad is a planned job's CPU over its planned run.
+type PlannedLoad struct {
+	JobID string
+	Slots []joule.TimeSlot
+	CPU   int64
 }
 
 // PlanShift plans one flexible job against forecast f with the pure
@@ -153,6 +168,27 @@ func PlanShift(p ShiftPlan, f Forecast) (*joule.JobShift, error) {
 	step := f.Step
 	e0 := int(earliest.Sub(f.Start) / step)
 	length := int((p.Duration + step - 1) / step)
+	values := f.Values // what the policy sees: full steps masked
+	full := make([]bool, len(f.Values))
+	if p.Capacity > 0 {
+		load := make([]int64, len(f.Values))
+		for _, pl := range p.Planned {
+			for _, sl := range pl.Slots {
+				for k := range load {
+					a := f.Start.Add(time.Duration(k) * step)
+					if sl.Start.Before(a.Add(step)) && sl.End.After(a) {
+						load[k] += pl.CPU
+					}
+				}
+			}
+		}
+		values = slices.Clone(f.Values)
+		for k := range load {
+			if load[k]+p.CPU > p.Capacity {
+				values[k], full[k] = math.Inf(1), true
+			}
+		}
+	}
 	shift := &joule.JobShift{
 		PlannedAt: p.Now, Deadline: p.Deadline, ExpectedDuration: joule.Duration(p.Duration),
 		DurationSource: p.DurationSource, ExpectedWatts: p.Watts, Source: f.Source,
@@ -163,9 +199,14 @@ func PlanShift(p ShiftPlan, f Forecast) (*joule.JobShift, error) {
 		if f.End().Before(f.Start.Add(time.Duration(last) * step)) {
 			return nil, fmt.Errorf("forecast ends at %s, before the deadline %s", f.End().Format(time.RFC3339), p.Deadline.Format(time.RFC3339))
 		}
-		slots, err := scheduler.CheapestSlots(f.Values, scheduler.Window{Earliest: e0, Deadline: last, Length: length})
+		slots, err := scheduler.CheapestSlots(values, scheduler.Window{Earliest: e0, Deadline: last, Length: length})
 		if err != nil {
 			return nil, fmt.Errorf("no %d steps of %s between %s and the deadline %s", length, step, earliest.Format(time.RFC3339), p.Deadline.Format(time.RFC3339))
+		}
+		for _, k := range slots {
+			if full[k] {
+				return nil, fmt.Errorf("no room: the installation's %s CPUs are planned full in the steps left before the deadline %s", fmtCPU(p.Capacity), p.Deadline.Format(time.RFC3339))
+			}
 		}
 		for _, s := range slots {
 			if n := len(shift.Slots); n > 0 && shift.Slots[n-1].End.Equal(at(s)) {
@@ -183,9 +224,12 @@ func PlanShift(p ShiftPlan, f Forecast) (*joule.JobShift, error) {
 		if len(f.Values) < latest+length {
 			return nil, fmt.Errorf("forecast ends at %s, before the deadline %s", f.End().Format(time.RFC3339), p.Deadline.Format(time.RFC3339))
 		}
-		s, err := scheduler.BestStart(f.Values, scheduler.Window{Earliest: e0, Deadline: latest + length, Length: length})
+		s, err := scheduler.BestStart(values, scheduler.Window{Earliest: e0, Deadline: latest + length, Length: length})
 		if err != nil {
 			return nil, fmt.Errorf("no window of %s between %s and the deadline %s", p.Duration, earliest.Format(time.RFC3339), p.Deadline.Format(time.RFC3339))
+		}
+		if slices.Contains(full[s:s+length], true) {
+			return nil, fmt.Errorf("no room: the installation's %s CPUs are planned full in every window left before the deadline %s", fmtCPU(p.Capacity), p.Deadline.Format(time.RFC3339))
 		}
 		shift.Start = at(s)
 		shift.ForecastGPerKWh = mean(f.Values[s : s+length])
@@ -308,12 +352,12 @@ func deadlineOf(j joule.Job, dur time.Duration) time.Time {
 }
 
 // planJob makes j's shift: a plan, or a fallback that runs it now.
-func (d *Dispatcher) planJob(ctx context.Context, j joule.Job, now time.Time) (*joule.JobShift, error) {
+func (d *Dispatcher) planJob(ctx context.Context, j joule.Job, now time.Time, capacity int64, planned []PlannedLoad) (*joule.JobShift, error) {
 	fallback := func(why string) *joule.JobShift {
 		return &joule.JobShift{PlannedAt: now, Start: now, Fallback: why + "; running now"}
 	}
 	if d.shift.Forecast == nil {
-		return fallback("no carbon forecast is configured (see --carbon-file)"), nil
+		return fallback("no carbon forecast is configured (joule up --carbon-forecast FILE)"), nil
 	}
 	dur, src, err := d.expectedDuration(ctx, j)
 	if err != nil {
@@ -339,6 +383,7 @@ func (d *Dispatcher) planJob(ctx context.Context, j joule.Job, now time.Time) (*
 	s, err := PlanShift(ShiftPlan{
 		Now: now, Earliest: earliest, Deadline: deadline, Duration: dur, DurationSource: src,
 		Interruptible: j.Spec.Interruptible, Watts: d.shift.JobWatts(j), PUE: d.shift.PUE,
+		CPU: j.Spec.Resources.CPUMillis, Capacity: capacity, Planned: planned,
 	}, f)
 	if err != nil {
 		s := fallback(err.Error())
@@ -354,12 +399,22 @@ func (d *Dispatcher) planJob(ctx context.Context, j joule.Job, now time.Time) (*
 // for placement.
 func (d *Dispatcher) shiftQueued(ctx context.Context, pending []joule.Job, now time.Time) ([]joule.Job, error) {
 	out := pending[:0:0]
+	var capacity int64
+	var planned []PlannedLoad
+	loaded := false
 	for _, j := range pending {
 		if !j.Spec.Flexible() || j.Shift != nil {
 			out = append(out, j)
 			continue
 		}
-		s, err := d.planJob(ctx, j, now)
+		if !loaded {
+			var err error
+			if capacity, planned, err = d.shiftLoad(ctx); err != nil {
+				return nil, err
+			}
+			loaded = true
+		}
+		s, err := d.planJob(ctx, j, now, capacity, planned)
 		if err != nil {
 			return nil, fmt.Errorf("plan job %s: %w", j.ID, err)
 		}
@@ -392,6 +447,8 @@ func (d *Dispatcher) shiftQueued(ctx context.Context, pending []joule.Job, now t
 		}
 		if s.Fallback != "" {
 			d.cfg.Logger.Info("flexible job not shifted", "job_id", j.ID, "reason", s.Fallback)
+		} else {
+			planned = append(planned, PlannedLoad{JobID: j.ID, Slots: plannedSlots(s), CPU: j.Spec.Resources.CPUMillis})
 		}
 		if !wait {
 			out = append(out, updated)
@@ -407,6 +464,9 @@ func (d *Dispatcher) releaseShifted(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("list scheduled jobs: %w", err)
 	}
+	var capacity int64
+	var planned []PlannedLoad
+	loaded := false
 	for _, j := range sched {
 		if j.NodeID != "" || j.Shift == nil || j.StartAt == nil {
 			continue
@@ -430,8 +490,21 @@ func (d *Dispatcher) releaseShifted(ctx context.Context, now time.Time) error {
 		if now.Sub(j.Shift.PlannedAt) < d.shift.Replan || d.shift.Forecast == nil {
 			continue
 		}
-		if err := d.replan(ctx, j, now); err != nil {
+		if !loaded {
+			if capacity, planned, err = d.shiftLoad(ctx); err != nil {
+				return err
+			}
+			loaded = true
+		}
+		others := slices.DeleteFunc(slices.Clone(planned), func(p PlannedLoad) bool { return p.JobID == j.ID })
+		s, err := d.replan(ctx, j, now, capacity, others)
+		if err != nil {
 			return err
+		}
+		for i := range planned {
+			if planned[i].JobID == j.ID {
+				planned[i].Slots = plannedSlots(s)
+			}
 		}
 	}
 	return nil
@@ -440,7 +513,7 @@ func (d *Dispatcher) releaseShifted(ctx context.Context, now time.Time) error {
 // replan re-makes a waiting job's plan from a fresh forecast, keeping its
 // deadline and duration. When the new forecast cannot be used, the old plan
 // stands (it was feasible when made, and its deadline has not moved).
-func (d *Dispatcher) replan(ctx context.Context, j joule.Job, now time.Time) error {
+func (d *Dispatcher) replan(ctx context.Context, j joule.Job, now time.Time, capacity int64, planned []PlannedLoad) (*joule.JobShift, error) {
 	old := j.Shift
 	dur := time.Duration(old.ExpectedDuration)
 	f, err := d.shift.Forecast(ctx, now, old.Deadline)
@@ -449,11 +522,12 @@ func (d *Dispatcher) replan(ctx context.Context, j joule.Job, now time.Time) err
 		s, err = PlanShift(ShiftPlan{
 			Now: now, Earliest: now, Deadline: old.Deadline, Duration: dur, DurationSource: old.DurationSource,
 			Interruptible: j.Spec.Interruptible, Watts: old.ExpectedWatts, PUE: d.shift.PUE,
+			CPU: j.Spec.Resources.CPUMillis, Capacity: capacity, Planned: planned,
 		}, f)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		d.cfg.Logger.Warn("re-plan of a shifted job failed; keeping its plan", "job_id", j.ID, "err", err)
 		s = new(joule.JobShift)
@@ -477,7 +551,46 @@ func (d *Dispatcher) replan(ctx context.Context, j joule.Job, now time.Time) err
 		return nil
 	}, nil)
 	if err != nil && joule.ErrorCode(err) != joule.ECONFLICT {
-		return fmt.Errorf("re-plan job %s: %w", j.ID, err)
+		return nil, fmt.Errorf("re-plan job %s: %w", j.ID, err)
 	}
-	return nil
+	return s, nil
+}
+
+// fmtCPU formats millicores as cores: "4", "2.5".
+func fmtCPU(m int64) string { return strconv.FormatFloat(float64(m)/1000, 'f', -1, 64) }
+
+// plannedSlots is when a plan runs its job: its slots, or one stretch of
+// its expected duration from its start.
+func plannedSlots(s *joule.JobShift) []joule.TimeSlot {
+	if len(s.Slots) > 0 {
+		return s.Slots
+	}
+	return []joule.TimeSlot{{Start: s.Start, End: s.Start.Add(time.Duration(s.ExpectedDuration))}}
+}
+
+// shiftLoad returns the CPU (millicores) of the ready nodes and the planned
+// runs of the flexible jobs waiting for their windows, for capacity-aware
+// planning. Work that is not flexible is not forecast.
+func (d *Dispatcher) shiftLoad(ctx context.Context) (int64, []PlannedLoad, error) {
+	nodes, _, err := d.cfg.Store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
+	if err != nil {
+		return 0, nil, fmt.Errorf("list nodes: %w", err)
+	}
+	var capacity int64
+	for _, n := range nodes {
+		if n.State == joule.NodeReady {
+			capacity += int64(n.CPUCores) * 1000
+		}
+	}
+	sched, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobScheduled}})
+	if err != nil {
+		return 0, nil, fmt.Errorf("list scheduled jobs: %w", err)
+	}
+	var planned []PlannedLoad
+	for _, j := range sched {
+		if j.NodeID == "" && j.Shift != nil && j.Shift.Fallback == "" {
+			planned = append(planned, PlannedLoad{JobID: j.ID, Slots: plannedSlots(j.Shift), CPU: j.Spec.Resources.CPUMillis})
+		}
+	}
+	return capacity, planned, nil
 }
