@@ -365,7 +365,7 @@ func TestAttributeProperties(t *testing.T) {
 			}
 			jobIdle += prop.Jobs[i].Idle.Total()
 		}
-		if !relClose(jobIdle+prop.Idle.Total(), sep.Idle.Total(), 1e-9) || prop.Idle.Total() > sep.Idle.Total()*(1+1e-9) {
+		if !relClose(jobIdle+prop.Idle.Total(), sep.Idle.Total(), 1e-9) || prop.Idle.Total() > sep.Idle.Total()*(1+1e-9)+1e-12 {
 			t.Fatalf("idle: separate %v, proportional jobs %v + left %v", sep.Idle.Total(), jobIdle, prop.Idle.Total())
 		}
 		if !relClose(sep.Unattributed.Total(), prop.Unattributed.Total(), 1e-12) {
