@@ -1,6 +1,10 @@
 package joule
 
-import "time"
+import (
+	"fmt"
+	"math"
+	"time"
+)
 
 // JobShift is the carbon-aware time shift of a flexible job (one with a
 // deadline or a flexibility): the plan the dispatcher made from the grid
@@ -56,3 +60,18 @@ func (s TimeSlot) Contains(t time.Time) bool { return !t.Before(s.Start) && t.Be
 
 // Flexible reports whether the spec asks for carbon-aware timing.
 func (s JobSpec) Flexible() bool { return s.Deadline != nil || s.Flexibility > 0 }
+
+// FormatGrams formats a mass of CO2e for people: "0.76 g CO2e",
+// "850 g CO2e", "1.2 kg CO2e", "3.4 t CO2e".
+func FormatGrams(g float64) string {
+	switch a := math.Abs(g); {
+	case a >= 1e6:
+		return fmt.Sprintf("%.3g t CO2e", g/1e6)
+	case a >= 1000:
+		return fmt.Sprintf("%.3g kg CO2e", g/1000)
+	case a >= 10:
+		return fmt.Sprintf("%.0f g CO2e", g)
+	default:
+		return fmt.Sprintf("%.2g g CO2e", g)
+	}
+}

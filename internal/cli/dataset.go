@@ -476,11 +476,7 @@ func (m *Main) datasetRejectsCommand() *cobra.Command {
 			return m.print(nonNilList(rs), func(tw *tabwriter.Writer) {
 				row(tw, "LINE", "REASON", "ROW")
 				for _, r := range rs {
-					text := r.Text
-					if len(text) > 60 {
-						text = text[:60] + "…"
-					}
-					row(tw, r.Line, r.Reason, text)
+					row(tw, r.Line, r.Reason, truncateText(r.Text, 61))
 				}
 			})
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -480,25 +479,11 @@ func printShift(tw *tabwriter.Writer, s *joule.JobShift) {
 	}
 	row(tw, "  forecast:", fmt.Sprintf("%.0f gCO2e/kWh in the window vs %.0f at submission (%s)", s.ForecastGPerKWh, s.NowGPerKWh, orDash(s.Source)))
 	row(tw, "  duration:", fmt.Sprintf("%s (%s)", time.Duration(s.ExpectedDuration), orDash(s.DurationSource)))
-	row(tw, "  expected saving:", fmt.Sprintf("%s (estimated: %.0f W assumed)", fmtGrams(s.ExpectedSavingG), s.ExpectedWatts))
+	row(tw, "  expected saving:", fmt.Sprintf("%s (estimated: %.0f W assumed)", joule.FormatGrams(s.ExpectedSavingG), s.ExpectedWatts))
 	switch {
 	case s.RealisedSavingG != nil:
-		row(tw, "  realised saving:", fmt.Sprintf("%s: %s", fmtGrams(*s.RealisedSavingG), s.RealisedNote))
+		row(tw, "  realised saving:", fmt.Sprintf("%s: %s", joule.FormatGrams(*s.RealisedSavingG), s.RealisedNote))
 	case s.RealisedNote != "":
 		row(tw, "  realised saving:", "- ("+s.RealisedNote+")")
-	}
-}
-
-// fmtGrams formats a mass of CO2e: "850 g CO2e", "1.2 kg CO2e".
-func fmtGrams(g float64) string {
-	switch a := math.Abs(g); {
-	case a >= 1e6:
-		return fmt.Sprintf("%.3g t CO2e", g/1e6)
-	case a >= 1000:
-		return fmt.Sprintf("%.3g kg CO2e", g/1000)
-	case a >= 10:
-		return fmt.Sprintf("%.0f g CO2e", g)
-	default:
-		return fmt.Sprintf("%.2g g CO2e", g)
 	}
 }

@@ -253,22 +253,8 @@ func WaitReason(s *joule.JobShift) string {
 	if n := len(s.Slots); n > 1 {
 		fmt.Fprintf(&b, " in %d slots", n)
 	}
-	fmt.Fprintf(&b, " (forecast %.0f g/kWh vs %.0f now), expected saving %s", s.ForecastGPerKWh, s.NowGPerKWh, FormatGrams(s.ExpectedSavingG))
+	fmt.Fprintf(&b, " (forecast %.0f g/kWh vs %.0f now), expected saving %s", s.ForecastGPerKWh, s.NowGPerKWh, joule.FormatGrams(s.ExpectedSavingG))
 	return b.String()
-}
-
-// FormatGrams formats a mass of CO2e: "850 g CO2e", "1.2 kg CO2e".
-func FormatGrams(g float64) string {
-	switch a := math.Abs(g); {
-	case a >= 1e6:
-		return fmt.Sprintf("%.3g t CO2e", g/1e6)
-	case a >= 1000:
-		return fmt.Sprintf("%.3g kg CO2e", g/1000)
-	case a >= 10:
-		return fmt.Sprintf("%.0f g CO2e", g)
-	default:
-		return fmt.Sprintf("%.2g g CO2e", g)
-	}
 }
 
 // clock formats t as "15:04 UTC", with the date when it is not on ref's day.
