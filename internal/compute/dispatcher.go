@@ -120,7 +120,13 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 	if err := d.fireSchedules(ctx, now); err != nil {
 		return fmt.Errorf("schedules: %w", err)
 	}
-	if err := d.releaseShifted(ctx, now); err != nil {
+	// The jobs holding nodes (and shifted jobs waiting, with no node), read
+	// once per round.
+	held, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobScheduled, joule.JobRunning}})
+	if err != nil {
+		return fmt.Errorf("list placed jobs: %w", err)
+	}
+	if err := d.releaseShifted(ctx, held, now); err != nil {
 		return fmt.Errorf("shifted jobs: %w", err)
 	}
 	queued, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobQueued}})
@@ -128,19 +134,19 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 		return fmt.Errorf("list queued jobs: %w", err)
 	}
 	if len(queued) == 0 {
-		return d.idlePowerRound(ctx, now)
+		return d.idlePowerRound(ctx, held, now)
 	}
 	pending, err := d.resolveDependencies(ctx, queued, now)
 	if err != nil {
 		return err
 	}
-	if pending, err = d.shiftQueued(ctx, pending, now); err != nil {
+	if pending, err = d.shiftQueued(ctx, pending, held, now); err != nil {
 		return err
 	}
 	if len(pending) == 0 {
-		return d.idlePowerRound(ctx, now)
+		return d.idlePowerRound(ctx, held, now)
 	}
-	nodes, err := d.snapshot(ctx)
+	nodes, err := d.snapshot(ctx, held)
 	if err != nil {
 		return err
 	}
@@ -221,11 +227,11 @@ func (d *Dispatcher) Round(ctx context.Context) error {
 }
 
 // idlePowerRound runs the power policy in a round with nothing to place.
-func (d *Dispatcher) idlePowerRound(ctx context.Context, now time.Time) error {
+func (d *Dispatcher) idlePowerRound(ctx context.Context, held []joule.Job, now time.Time) error {
 	if d.power == nil {
 		return nil
 	}
-	nodes, err := d.snapshot(ctx)
+	nodes, err := d.snapshot(ctx, held)
 	if err != nil {
 		return err
 	}
@@ -289,14 +295,10 @@ func (d *Dispatcher) resolveDependencies(ctx context.Context, queued []joule.Job
 
 // snapshot builds the scheduler's view of the nodes: capacity, and what the
 // jobs scheduled or running on each hold.
-func (d *Dispatcher) snapshot(ctx context.Context) ([]scheduler.Node, error) {
+func (d *Dispatcher) snapshot(ctx context.Context, held []joule.Job) ([]scheduler.Node, error) {
 	nodes, _, err := d.cfg.Store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	held, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobScheduled, joule.JobRunning}})
-	if err != nil {
-		return nil, fmt.Errorf("list placed jobs: %w", err)
 	}
 	out := make([]scheduler.Node, 0, len(nodes))
 	for _, n := range nodes {

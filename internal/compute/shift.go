@@ -383,7 +383,7 @@ func (d *Dispatcher) planJob(ctx context.Context, j joule.Job, now time.Time, ca
 // Those whose greenest window is later move to scheduled (no node) until
 // then; the rest stay pending, with their shift recorded, and are returned
 // for placement.
-func (d *Dispatcher) shiftQueued(ctx context.Context, pending []joule.Job, now time.Time) ([]joule.Job, error) {
+func (d *Dispatcher) shiftQueued(ctx context.Context, pending, held []joule.Job, now time.Time) ([]joule.Job, error) {
 	out := pending[:0:0]
 	var capacity int64
 	var planned []PlannedLoad
@@ -395,7 +395,7 @@ func (d *Dispatcher) shiftQueued(ctx context.Context, pending []joule.Job, now t
 		}
 		if !loaded {
 			var err error
-			if capacity, planned, err = d.shiftLoad(ctx); err != nil {
+			if capacity, planned, err = d.shiftLoad(ctx, held); err != nil {
 				return nil, err
 			}
 			loaded = true
@@ -445,16 +445,12 @@ func (d *Dispatcher) shiftQueued(ctx context.Context, pending []joule.Job, now t
 
 // releaseShifted moves waiting shifted jobs whose start has come back to
 // queued, and re-plans the others from a fresh forecast every Replan.
-func (d *Dispatcher) releaseShifted(ctx context.Context, now time.Time) error {
-	sched, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobScheduled}})
-	if err != nil {
-		return fmt.Errorf("list scheduled jobs: %w", err)
-	}
+func (d *Dispatcher) releaseShifted(ctx context.Context, held []joule.Job, now time.Time) error {
 	var capacity int64
 	var planned []PlannedLoad
 	loaded := false
-	for _, j := range sched {
-		if j.NodeID != "" || j.Shift == nil || j.StartAt == nil {
+	for _, j := range held {
+		if j.State != joule.JobScheduled || j.NodeID != "" || j.Shift == nil || j.StartAt == nil {
 			continue
 		}
 		if !now.Before(*j.StartAt) {
@@ -477,7 +473,8 @@ func (d *Dispatcher) releaseShifted(ctx context.Context, now time.Time) error {
 			continue
 		}
 		if !loaded {
-			if capacity, planned, err = d.shiftLoad(ctx); err != nil {
+			var err error
+			if capacity, planned, err = d.shiftLoad(ctx, held); err != nil {
 				return err
 			}
 			loaded = true
@@ -557,7 +554,7 @@ func plannedSlots(s *joule.JobShift) []joule.TimeSlot {
 // shiftLoad returns the CPU (millicores) of the ready nodes and the planned
 // runs of the flexible jobs waiting for their windows, for capacity-aware
 // planning. Work that is not flexible is not forecast.
-func (d *Dispatcher) shiftLoad(ctx context.Context) (int64, []PlannedLoad, error) {
+func (d *Dispatcher) shiftLoad(ctx context.Context, held []joule.Job) (int64, []PlannedLoad, error) {
 	nodes, _, err := d.cfg.Store.ListNodes(ctx, joule.ListOptions{Limit: joule.MaxLimit})
 	if err != nil {
 		return 0, nil, fmt.Errorf("list nodes: %w", err)
@@ -568,13 +565,9 @@ func (d *Dispatcher) shiftLoad(ctx context.Context) (int64, []PlannedLoad, error
 			capacity += int64(n.CPUCores) * 1000
 		}
 	}
-	sched, err := listAll(ctx, d.cfg.Store, joule.JobFilter{States: []joule.JobState{joule.JobScheduled}})
-	if err != nil {
-		return 0, nil, fmt.Errorf("list scheduled jobs: %w", err)
-	}
 	var planned []PlannedLoad
-	for _, j := range sched {
-		if j.NodeID == "" && j.Shift != nil && j.Shift.Fallback == "" {
+	for _, j := range held {
+		if j.State == joule.JobScheduled && j.NodeID == "" && j.Shift != nil && j.Shift.Fallback == "" {
 			planned = append(planned, PlannedLoad{JobID: j.ID, Slots: plannedSlots(j.Shift), CPU: j.Spec.Resources.CPUMillis})
 		}
 	}
