@@ -38,6 +38,21 @@ type Deployment struct {
 	// Public lets requests without a token call predict.
 	Public bool `json:"public"`
 
+	// Canary sends a share of the requests to another version of the
+	// same model; Shadow mirrors requests to another version, whose
+	// answers are compared with the served ones and discarded.
+	// PreviousVersion is the version served before the latest promote,
+	// the one rollback returns to (0: none).
+	Canary          *DeploymentCanary `json:"canary,omitempty"`
+	Shadow          *DeploymentShadow `json:"shadow,omitempty"`
+	PreviousVersion int               `json:"previous_version,omitempty"`
+
+	// Monitor sets drift and live-quality monitoring and its alert
+	// thresholds (nil: the defaults); Retrain is the retraining policy
+	// (nil: none).
+	Monitor *DeploymentMonitor `json:"monitor,omitempty"`
+	Retrain *RetrainPolicy     `json:"retrain,omitempty"`
+
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
@@ -121,6 +136,94 @@ type DeploymentStatus struct {
 	LatencyMS   map[string]float64 `json:"latency_ms,omitempty"`
 	ColdStartMS float64            `json:"cold_start_ms,omitempty"`
 	Energy      *DeploymentEnergy  `json:"energy,omitempty"`
+
+	// Traffic holds each served version's share and counters (the
+	// primary, a canary, a shadow); Shadow compares the shadow's answers
+	// with the served ones.
+	Traffic []TrafficShare    `json:"traffic,omitempty"`
+	Shadow  *ShadowComparison `json:"shadow,omitempty"`
+	// Drift is the latest drift evaluation; Live is the quality measured
+	// on labelled feedback; Lifecycle is the retraining loop's state.
+	Drift     *DriftReport     `json:"drift,omitempty"`
+	Live      *LiveQuality     `json:"live,omitempty"`
+	Lifecycle *LifecycleStatus `json:"lifecycle,omitempty"`
+}
+
+// DeploymentCanary sends Percent of a deployment's requests (0 < Percent
+// < 100) to ModelVersion of the same model.
+type DeploymentCanary struct {
+	ModelVersion int     `json:"model_version"`
+	Percent      float64 `json:"percent"`
+}
+
+// DeploymentShadow mirrors Percent of the requests (default 100) to
+// ModelVersion; its answers are compared and discarded.
+type DeploymentShadow struct {
+	ModelVersion int     `json:"model_version"`
+	Percent      float64 `json:"percent,omitempty"`
+}
+
+// Traffic roles of a served version.
+const (
+	TrafficPrimary = "primary"
+	TrafficCanary  = "canary"
+	TrafficShadow  = "shadow"
+)
+
+// TrafficShare is one served version's role, share and counters since
+// the server started (or since the version took the role).
+type TrafficShare struct {
+	ModelVersion int                `json:"model_version"`
+	Role         string             `json:"role"`
+	Percent      float64            `json:"percent"`
+	Replicas     int                `json:"replicas"`
+	Requests     int64              `json:"requests"`
+	Predictions  int64              `json:"predictions"`
+	Errors       int64              `json:"errors"`
+	LatencyMS    map[string]float64 `json:"latency_ms,omitempty"`
+}
+
+// ShadowComparison compares a shadow version's answers with the served
+// ones over the rows both predicted.
+type ShadowComparison struct {
+	ModelVersion int   `json:"model_version"`
+	Requests     int64 `json:"requests"` // mirrored
+	Dropped      int64 `json:"dropped"`  // not mirrored: the shadow was busy
+	Errors       int64 `json:"errors"`
+	Rows         int64 `json:"rows"` // compared
+	// Agreement is the share of rows with the same label (classifiers);
+	// MeanAbsDiff is the mean absolute difference of the predictions
+	// (regressors) or of the served class's probability (classifiers).
+	Agreement   float64 `json:"agreement"`
+	MeanAbsDiff float64 `json:"mean_abs_diff"`
+}
+
+// DeploymentPoint is one autoscaler tick of a deployment's history.
+type DeploymentPoint struct {
+	Time     time.Time `json:"time"`
+	RPS      float64   `json:"rps"`
+	P50MS    float64   `json:"p50_ms"`
+	P95MS    float64   `json:"p95_ms"`
+	P99MS    float64   `json:"p99_ms"`
+	Errors   int64     `json:"errors"` // in the tick
+	InFlight int       `json:"in_flight"`
+	Replicas int       `json:"replicas"`
+}
+
+// TrafficRequest changes a deployment's traffic: set or clear the canary
+// and the shadow.
+type TrafficRequest struct {
+	Canary      *DeploymentCanary `json:"canary,omitempty"`
+	Shadow      *DeploymentShadow `json:"shadow,omitempty"`
+	ClearCanary bool              `json:"clear_canary,omitempty"`
+	ClearShadow bool              `json:"clear_shadow,omitempty"`
+}
+
+// PromoteRequest makes ModelVersion the deployment's primary version (0:
+// the canary's version).
+type PromoteRequest struct {
+	ModelVersion int    `json:"model_version,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // DeploymentEnergy is the energy and emissions of a deployment's replicas,
@@ -163,6 +266,12 @@ const (
 	DeploymentScale     = "scale"
 	DeploymentColdStart = "cold_start"
 	DeploymentDeleted   = "deleted"
+	DeploymentTraffic   = "traffic"  // canary or shadow set or cleared
+	DeploymentPromote   = "promote"  // a version became the primary
+	DeploymentRollback  = "rollback" // back to the previous version
+	DeploymentDrift     = "drift"    // a drift evaluation over a threshold
+	DeploymentAlert     = "alert"    // a threshold crossed (drift, live quality)
+	DeploymentRetrain   = "retrain"  // the retraining loop: started, evaluated, promoted or kept
 )
 
 // DeploymentStore keeps deployments and their events. Both stores
