@@ -69,7 +69,8 @@ request waits for a replica up to --cold-start-timeout.`,
 }
 
 func (m *Main) deploymentCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "deployment", Aliases: []string{"deployments"}, Short: "List, inspect, scale and delete deployments"}
+	cmd := &cobra.Command{Use: "deployment", Aliases: []string{"deployments"}, Short: "List, inspect, scale, split traffic, promote, roll back and delete deployments"}
+	cmd.AddCommand(m.deploymentTrafficCommands()...)
 	cmd.AddCommand(
 		&cobra.Command{
 			Use: "list", Short: "List deployments with replicas and traffic", Args: cobra.NoArgs,
@@ -195,6 +196,7 @@ func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
 	row(tw, "Replicas:", fmt.Sprintf("min %d, max %d, target concurrency %d", d.MinReplicas, d.MaxReplicas, d.TargetConcurrency))
 	row(tw, "Timeouts:", fmt.Sprintf("idle %s, cold start %s", time.Duration(d.IdleTimeout), time.Duration(d.ColdStartTimeout)))
 	row(tw, "Public:", d.Public)
+	trafficRows(tw, d)
 	st := d.Status
 	if st == nil {
 		return

@@ -60,3 +60,31 @@ func (c *Client) PredictDeployment(ctx context.Context, ws, ref string, body any
 	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/predict"), nil, body, &out)
 	return out, err
 }
+
+// TrafficDeployment sets or clears a deployment's canary and shadow.
+func (c *Client) TrafficDeployment(ctx context.Context, ws, ref string, req joule.TrafficRequest) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/traffic"), nil, req, &d)
+	return d, err
+}
+
+// PromoteDeployment makes version n (0: the canary's) the primary.
+func (c *Client) PromoteDeployment(ctx context.Context, ws, ref string, req joule.PromoteRequest) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/promote"), nil, req, &d)
+	return d, err
+}
+
+// RollbackDeployment removes the canary or returns to the previous version.
+func (c *Client) RollbackDeployment(ctx context.Context, ws, ref, reason string) (joule.Deployment, error) {
+	var d joule.Deployment
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/rollback"), nil, RollbackRequest{Reason: reason}, &d)
+	return d, err
+}
+
+// DeploymentHistory returns a deployment's last hour of autoscaler ticks.
+func (c *Client) DeploymentHistory(ctx context.Context, ws, ref string) ([]joule.DeploymentPoint, error) {
+	var h History
+	err := c.do(ctx, "GET", deploymentPath(ws, ref, "/history"), nil, nil, &h)
+	return h.Items, err
+}

@@ -24,6 +24,14 @@ type DeploymentService interface {
 	Events(ctx context.Context, workspaceID, ref string, opt joule.ListOptions) ([]joule.DeploymentEvent, string, error)
 	// Predict runs one predict call on the body (a joule.PredictRequest).
 	Predict(ctx context.Context, workspaceID, ref string, body io.Reader) (joule.PredictResponse, error)
+	// Traffic sets or clears the canary and the shadow.
+	Traffic(ctx context.Context, workspaceID, ref string, req joule.TrafficRequest) (joule.Deployment, error)
+	// Promote makes version n (0: the canary's) the primary.
+	Promote(ctx context.Context, workspaceID, ref string, n int, reason string) (joule.Deployment, error)
+	// Rollback removes the canary, or returns to the previous version.
+	Rollback(ctx context.Context, workspaceID, ref, reason string) (joule.Deployment, error)
+	// History is the last hour of autoscaler ticks, oldest first.
+	History(ctx context.Context, workspaceID, ref string) ([]joule.DeploymentPoint, error)
 }
 
 // ScaleRequest is the body of POST …/deployments/{deployment}/scale.

@@ -29,8 +29,10 @@ func (m *Manager) Usage() []ReplicaUsage {
 	var out []ReplicaUsage
 	for _, d := range deps {
 		d.mu.Lock()
-		for _, r := range d.replicas {
-			out = append(out, usageOf(d, r, false))
+		for _, t := range d.tracks {
+			for _, r := range t.replicas {
+				out = append(out, usageOf(d, r, false))
+			}
 		}
 		for _, r := range d.retired {
 			out = append(out, usageOf(d, r, true))

@@ -149,11 +149,18 @@ func (m *Manager) Stop() {
 	m.mu.Unlock()
 	for _, d := range deps {
 		d.mu.Lock()
-		for _, r := range d.replicas {
+		d.stopAll()
+		d.mu.Unlock()
+	}
+}
+
+// stopAll stops every replica of every track; the caller holds mu.
+func (d *deployment) stopAll() {
+	for _, t := range d.tracks {
+		for _, r := range t.replicas {
 			r.stop()
 		}
-		d.replicas = nil
-		d.mu.Unlock()
+		t.replicas = nil
 	}
 }
 
@@ -169,14 +176,19 @@ func mapsValues(m map[string]*deployment) func(func(*deployment) bool) {
 
 // add makes d live.
 func (m *Manager) add(ctx context.Context, d joule.Deployment) error {
-	mv, err := m.cfg.Store.GetModelVersion(ctx, d.ModelID, d.ModelVersion)
-	if err != nil {
-		return err
+	mvs := map[int]joule.ModelVersion{}
+	for _, r := range roles(d) {
+		mv, err := m.cfg.Store.GetModelVersion(ctx, d.ModelID, r.version)
+		if err != nil {
+			return fmt.Errorf("%s version %d: %w", r.role, r.version, err)
+		}
+		mvs[r.version] = mv
 	}
-	rt := &deployment{spec: d, mv: mv, now: m.cfg.Now}
+	rt := &deployment{spec: d, now: m.cfg.Now}
 	rt.bucket = float64(max(1, int(math.Ceil(d.RateLimit))))
 	rt.bucketAt = m.cfg.Now()
 	rt.lastRequest = m.cfg.Now()
+	rt.rebuild(mvs)
 	m.mu.Lock()
 	m.deps[d.ID] = rt
 	m.mu.Unlock()
@@ -206,6 +218,20 @@ func (m *Manager) Create(ctx context.Context, workspaceID string, d joule.Deploy
 	}
 	now := m.cfg.Now().UTC()
 	d.ID, d.WorkspaceID, d.ModelID, d.Model, d.ModelVersion = joule.NewID("dep", now), workspaceID, mdl.ID, mdl.Name, mv.Version
+	d.PreviousVersion = 0
+	if err := checkTraffic(d); err != nil {
+		return d, err
+	}
+	if d.Canary != nil {
+		if _, err := m.versionOf(ctx, d, "canary.model_version", d.Canary.ModelVersion); err != nil {
+			return d, err
+		}
+	}
+	if d.Shadow != nil {
+		if _, err := m.versionOf(ctx, d, "shadow.model_version", d.Shadow.ModelVersion); err != nil {
+			return d, err
+		}
+	}
 	d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.Status = now, now, by, nil
 	if err := m.cfg.Store.CreateDeployment(ctx, d); err != nil {
 		return d, err
@@ -314,10 +340,7 @@ func (m *Manager) Delete(ctx context.Context, workspaceID, ref string) error {
 	m.mu.Unlock()
 	if rt != nil {
 		rt.mu.Lock()
-		for _, r := range rt.replicas {
-			r.stop()
-		}
-		rt.replicas = nil
+		rt.stopAll()
 		rt.mu.Unlock()
 	}
 	return nil
@@ -350,25 +373,27 @@ func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, fr
 	}
 }
 
-// Predict runs one predict call: rate limit, body limit, a replica (woken
-// from zero if need be), the model.
+// Predict runs one predict call: rate limit, body limit, the route to the
+// primary or the canary, a replica (woken from zero if need be), the model;
+// then, when the deployment has a shadow, a mirrored copy in the
+// background.
 func (m *Manager) Predict(ctx context.Context, workspaceID, ref string, body io.Reader) (joule.PredictResponse, error) {
 	d, err := m.lookup(workspaceID, ref)
 	if err != nil {
 		return joule.PredictResponse{}, err
 	}
 	start := m.cfg.Now()
-	resp, err := m.predict(ctx, d, body)
-	d.finish(start, m.cfg.Now(), len(resp.Predictions), err)
+	t, resp, err := m.predict(ctx, d, body)
+	d.finish(t, start, m.cfg.Now(), len(resp.Predictions), err)
 	return resp, err
 }
 
-func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (joule.PredictResponse, error) {
+func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (*track, joule.PredictResponse, error) {
 	d.mu.Lock()
 	spec := d.spec
 	if !d.admit() {
 		d.mu.Unlock()
-		return joule.PredictResponse{}, joule.Errorf(joule.ERATELIMITED, "deployment %q is over its rate limit of %g requests per second; retry later", spec.Name, spec.RateLimit)
+		return nil, joule.PredictResponse{}, joule.Errorf(joule.ERATELIMITED, "deployment %q is over its rate limit of %g requests per second; retry later", spec.Name, spec.RateLimit)
 	}
 	d.lastRequest = m.cfg.Now()
 	d.mu.Unlock()
@@ -378,27 +403,47 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (j
 	data, err := io.ReadAll(io.LimitReader(body, spec.BodyLimit+1))
 	if err != nil {
 		if joule.ErrorCode(err) != joule.EINTERNAL {
-			return joule.PredictResponse{}, err
+			return nil, joule.PredictResponse{}, err
 		}
-		return joule.PredictResponse{}, joule.Errorf(joule.EINVALID, "body: %v", err)
+		return nil, joule.PredictResponse{}, joule.Errorf(joule.EINVALID, "body: %v", err)
 	}
 	if int64(len(data)) > spec.BodyLimit {
-		return joule.PredictResponse{}, joule.Errorf(joule.ETOOLARGE, "body: over this deployment's limit of %d bytes", spec.BodyLimit)
+		return nil, joule.PredictResponse{}, joule.Errorf(joule.ETOOLARGE, "body: over this deployment's limit of %d bytes", spec.BodyLimit)
 	}
 	if limit := int64(spec.MaxReplicas * spec.TargetConcurrency * (1 + m.cfg.QueuePerWorker)); d.inflight.Load() > limit {
-		return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
+		return nil, joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
 			spec.Name, d.inflight.Load(), spec.MaxReplicas, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker)
 	}
-	t := &task{ctx: ctx, body: bytes.Clone(data), done: make(chan result, 1)}
+	d.mu.Lock()
+	t, shadow := d.route()
+	t.lastRequest = d.lastRequest
+	d.mu.Unlock()
+	t.enter()
+	resp, err := m.run(ctx, d, t, data)
+	t.leave()
+	if err == nil && shadow != nil {
+		m.mirror(d, shadow, data, resp)
+	}
+	return t, resp, err
+}
+
+// run predicts body on track t: on its least busy replica, or, at zero
+// replicas, on the first one started, waiting up to the cold-start
+// timeout.
+func (m *Manager) run(ctx context.Context, d *deployment, t *track, data []byte) (joule.PredictResponse, error) {
+	d.mu.Lock()
+	spec := d.spec
+	d.mu.Unlock()
+	task := &task{ctx: ctx, body: bytes.Clone(data), done: make(chan result, 1)}
 	for {
 		d.mu.Lock()
-		if len(d.replicas) > 0 {
-			r := d.pick()
+		if len(t.replicas) > 0 {
+			r := t.pick()
 			d.mu.Unlock()
 			// Within the deployment's bound, a full queue waits for room
 			// rather than failing: requests held during a cold start all
 			// land on the first replica.
-			err := r.submit(ctx, t)
+			err := r.submit(ctx, task)
 			if errors.Is(err, errClosed) {
 				continue // scaled down under us: pick again
 			}
@@ -407,14 +452,18 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (j
 			}
 			break
 		}
-		wait := m.wake(ctx, d)
+		if !slices.Contains(d.tracks, t) {
+			d.mu.Unlock() // the version stopped serving while the request waited
+			return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q stopped serving version %d while the request waited; retry", spec.Name, t.mv.Version)
+		}
+		wait := m.wake(ctx, d, t)
 		d.mu.Unlock()
 		timer := time.NewTimer(time.Duration(spec.ColdStartTimeout))
 		select {
 		case <-wait:
 			timer.Stop()
 			d.mu.Lock()
-			lerr := d.loadErr
+			lerr := t.loadErr
 			d.mu.Unlock()
 			if lerr != nil {
 				return joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q could not start a replica: %s", spec.Name, joule.ErrorMessage(lerr))
@@ -427,7 +476,7 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (j
 		}
 	}
 	select {
-	case r := <-t.done:
+	case r := <-task.done:
 		r.resp.Deployment, r.resp.Model = spec.Name, spec.Model
 		return r.resp, r.err
 	case <-ctx.Done():
@@ -435,48 +484,61 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (j
 	}
 }
 
-// wake starts the first replica of a deployment at zero, once, and returns
-// a channel closed when it is ready or failed. The caller holds d.mu.
-func (m *Manager) wake(ctx context.Context, d *deployment) <-chan struct{} {
-	if d.loading != nil {
-		return d.loading
+// wake starts the first replica of a track at zero, once, and returns a
+// channel closed when it is ready or failed. The caller holds d.mu.
+func (m *Manager) wake(ctx context.Context, d *deployment, t *track) <-chan struct{} {
+	if t.loading != nil {
+		return t.loading
 	}
 	ch := make(chan struct{})
-	d.loading, d.loadErr = ch, nil
+	t.loading, t.loadErr = ch, nil
 	spec := d.spec
 	m.wg.Go(func() {
 		start := m.cfg.Now()
-		r, err := m.newReplica(context.WithoutCancel(ctx), d)
+		r, err := m.newReplica(context.WithoutCancel(ctx), d, t)
 		took := m.cfg.Now().Sub(start)
 		d.mu.Lock()
-		if err != nil {
-			d.loadErr = err
-		} else if len(d.replicas) == 0 {
-			d.replicas = append(d.replicas, r)
-			d.coldStart = took
-		} else {
-			r.stop() // the autoscaler got there first
+		switch {
+		case err != nil:
+			t.loadErr = err
+		case len(t.replicas) == 0 && slices.Contains(d.tracks, t):
+			t.replicas = append(t.replicas, r)
+			t.coldStart = took
+		default:
+			r.stop() // the autoscaler got there first, or the version stopped serving
 			r = nil
 		}
-		d.loading = nil
+		t.loading = nil
 		d.mu.Unlock()
 		// The event is written before the waiting requests go on, so
 		// that whoever sees their answers sees the decision too.
 		switch {
 		case err != nil:
-			m.logger.Error("cold start failed", "deployment", spec.Name, "err", err)
-			m.event(ctx, spec, joule.DeploymentColdStart, 0, 0, "cold start failed: "+joule.ErrorMessage(err))
+			m.logger.Error("cold start failed", "deployment", spec.Name, "version", t.mv.Version, "err", err)
+			m.event(ctx, spec, joule.DeploymentColdStart, 0, 0, d.label(t)+"cold start failed: "+joule.ErrorMessage(err))
 		case r != nil:
-			m.event(ctx, spec, joule.DeploymentScale, 0, 1, fmt.Sprintf("a request arrived at zero replicas: cold start, model loaded in %s", took.Round(time.Microsecond)))
+			m.event(ctx, spec, joule.DeploymentScale, 0, 1, fmt.Sprintf("%sa request arrived at zero replicas: cold start, model loaded in %s", d.label(t), took.Round(time.Microsecond)))
 		}
 		close(ch)
 	})
 	return ch
 }
 
-func (m *Manager) newReplica(ctx context.Context, d *deployment) (*replica, error) {
+// label names a track in event reasons when the deployment serves more
+// than one version ("" otherwise).
+func (d *deployment) label(t *track) string {
 	d.mu.Lock()
-	mv, spec := d.mv, d.spec
+	n := len(d.tracks)
+	d.mu.Unlock()
+	if n <= 1 && t.role == joule.TrafficPrimary {
+		return ""
+	}
+	return fmt.Sprintf("version %d (%s): ", t.mv.Version, t.role)
+}
+
+func (m *Manager) newReplica(ctx context.Context, d *deployment, t *track) (*replica, error) {
+	d.mu.Lock()
+	mv, spec := t.mv, d.spec
 	d.seq++
 	id := fmt.Sprintf("%s-r%d", spec.Name, d.seq)
 	d.mu.Unlock()
@@ -487,17 +549,29 @@ func (m *Manager) newReplica(ctx context.Context, d *deployment) (*replica, erro
 	return newReplica(id, p, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker, spec.MaxBatch), nil
 }
 
-// Tick is one autoscaler round at the clock's time: each deployment is
-// sized to ceil(peak concurrency since the last tick ÷ target), between
-// its min and max, kept at one replica while requests are recent, and
-// scaled to zero (when min is 0) once idle for its idle timeout.
+// Tick is one autoscaler round at the clock's time: each track of each
+// deployment is sized to ceil(peak concurrency since the last tick ÷
+// target), between its min and max, kept at one replica while requests
+// are recent, and scaled to zero (when min is 0) once idle for the idle
+// timeout. A canary or shadow keeps at most one replica warm by min.
 func (m *Manager) Tick(ctx context.Context) {
 	m.mu.Lock()
 	deps := slices.Collect(mapsValues(m.deps))
 	m.mu.Unlock()
 	slices.SortFunc(deps, func(a, b *deployment) int { return cmpString(a.spec.ID, b.spec.ID) })
 	for _, d := range deps {
-		m.tickOne(ctx, d)
+		now := m.cfg.Now()
+		d.mu.Lock()
+		peak := d.takePeak()
+		d.rate(now)
+		tracks := slices.Clone(d.tracks)
+		d.mu.Unlock()
+		for _, t := range tracks {
+			m.tickTrack(ctx, d, t)
+		}
+		d.mu.Lock()
+		d.record(now, peak)
+		d.mu.Unlock()
 	}
 }
 
@@ -511,28 +585,31 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func (m *Manager) tickOne(ctx context.Context, d *deployment) {
+func (m *Manager) tickTrack(ctx context.Context, d *deployment, t *track) {
 	now := m.cfg.Now()
 	d.mu.Lock()
 	spec := d.spec
-	cur := len(d.replicas)
-	if d.loading != nil {
+	cur := len(t.replicas)
+	if t.loading != nil || !slices.Contains(d.tracks, t) {
 		d.mu.Unlock()
-		return // a cold start is under way
+		return // a cold start is under way, or the version stopped serving
 	}
-	peak := d.takePeak()
-	d.rate(now)
-	idle := now.Sub(d.lastRequest)
+	minR := spec.MinReplicas
+	if t.role != joule.TrafficPrimary {
+		minR = min(minR, 1)
+	}
+	peak := t.takePeak()
+	idle := now.Sub(t.lastRequest)
 	want := int(math.Ceil(float64(peak) / float64(spec.TargetConcurrency)))
 	reason := fmt.Sprintf("peak concurrency %d over a target of %d per replica", peak, spec.TargetConcurrency)
 	switch {
 	case want > spec.MaxReplicas:
 		want, reason = spec.MaxReplicas, reason+", capped at max_replicas"
-	case want < spec.MinReplicas:
-		want, reason = spec.MinReplicas, fmt.Sprintf("min_replicas is %d", spec.MinReplicas)
+	case want < minR:
+		want, reason = minR, fmt.Sprintf("min_replicas is %d", minR)
 	}
 	if want == 0 && cur > 0 {
-		if idle >= time.Duration(spec.IdleTimeout) && d.inflight.Load() == 0 {
+		if idle >= time.Duration(spec.IdleTimeout) && t.inflight.Load() == 0 {
 			reason = fmt.Sprintf("idle for %s, at least the idle timeout of %s", idle.Round(time.Second), time.Duration(spec.IdleTimeout))
 		} else {
 			want = 1 // requests are recent: keep one warm until the idle timeout
@@ -540,16 +617,16 @@ func (m *Manager) tickOne(ctx context.Context, d *deployment) {
 	}
 	var stopped []*replica
 	if want < cur {
-		stopped = slices.Clone(d.replicas[want:])
+		stopped = slices.Clone(t.replicas[want:])
 		for _, r := range stopped {
 			r.stop()
 		}
 		d.retired = append(d.retired, stopped...)
-		d.replicas = d.replicas[:want]
+		t.replicas = t.replicas[:want]
 	}
 	d.mu.Unlock()
 	if want < cur {
-		m.event(ctx, spec, joule.DeploymentScale, cur, want, reason)
+		m.event(ctx, spec, joule.DeploymentScale, cur, want, d.label(t)+reason)
 		return
 	}
 	if want == cur {
@@ -557,9 +634,9 @@ func (m *Manager) tickOne(ctx context.Context, d *deployment) {
 	}
 	var added []*replica
 	for range want - cur {
-		r, err := m.newReplica(ctx, d)
+		r, err := m.newReplica(ctx, d, t)
 		if err != nil {
-			m.event(ctx, spec, joule.DeploymentScale, cur, cur+len(added), "scale-up failed: "+joule.ErrorMessage(err))
+			m.event(ctx, spec, joule.DeploymentScale, cur, cur+len(added), d.label(t)+"scale-up failed: "+joule.ErrorMessage(err))
 			break
 		}
 		added = append(added, r)
@@ -568,8 +645,15 @@ func (m *Manager) tickOne(ctx context.Context, d *deployment) {
 		return
 	}
 	d.mu.Lock()
-	d.replicas = append(d.replicas, added...)
-	n := len(d.replicas)
+	if !slices.Contains(d.tracks, t) {
+		d.mu.Unlock()
+		for _, r := range added {
+			r.stop()
+		}
+		return
+	}
+	t.replicas = append(t.replicas, added...)
+	n := len(t.replicas)
 	d.mu.Unlock()
-	m.event(ctx, spec, joule.DeploymentScale, cur, n, reason)
+	m.event(ctx, spec, joule.DeploymentScale, cur, n, d.label(t)+reason)
 }

@@ -313,7 +313,8 @@ func TestConcurrencyScalesUp(t *testing.T) {
 	if n := replicas(t, m, f.ws.ID, "credit"); n != 1 {
 		t.Fatalf("replicas at min = %d, want 1", n)
 	}
-	rt, _ := m.lookup(f.ws.ID, dep.Name)
+	d, _ := m.lookup(f.ws.ID, dep.Name)
+	rt := d.tracks[0] // the primary's load sizes its replicas
 	// Five requests in flight at once: ceil(5/2) = 3 replicas.
 	for range 5 {
 		rt.enter()

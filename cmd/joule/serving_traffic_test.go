@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCanaryPromoteRollbackEndToEnd drives traffic changes through the CLI
+// against the real binary: two versions trained on german.data-numeric, a
+// 10% canary over 1,000 requests (the split is exact: 100), rollback in
+// effect for the very next request, promote, the history, and the audit.
+func TestCanaryPromoteRollbackEndToEnd(t *testing.T) {
+	t.Parallel()
+	bin := joulebin(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "up", "--data-dir", dir, "--listen", "127.0.0.1:0", "--node-name", "test-node", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := consoleRE.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+		close(urls)
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no URL in 60 s; stderr:\n%s", stderr.String())
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	s := &server{base: base}
+	cli := func(args ...string) (string, error) { return s.cli(t, token, nil, args...) }
+
+	if out, err := cli("dataset", "upload", "german", "../../examples/data/finance/german.data-numeric", "-q"); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	for _, seed := range []string{"1", "2"} {
+		if out, err := cli("train", "--dataset", "german", "--target", "column24", "--algorithm", "logistic_regression", "--split-seed", seed, "--wait"); err != nil {
+			t.Fatalf("train: %v\n%s\nserver stderr:\n%s", err, out, stderr.String())
+		}
+	}
+	if out, err := cli("deploy", "german@1", "--name", "credit", "--min", "1", "--public"); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	if out, err := cli("deployment", "traffic", "credit", "--canary", "2", "--percent", "10"); err != nil || !strings.Contains(out, "2 canary 10%") {
+		t.Fatalf("deployment traffic: %v\n%s", err, out)
+	}
+	row := `{"instances": [{"column0": 1, "column1": 6, "column2": 4, "column3": 12, "column4": 5, "column5": 5, "column6": 3, "column7": 4, "column8": 1, "column9": 67, "column10": 3, "column11": 2, "column12": 1, "column13": 2, "column14": 1, "column15": 0, "column16": 0, "column17": 1, "column18": 0, "column19": 0, "column20": 1, "column21": 0, "column22": 0, "column23": 1}]}`
+	version := func() int {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/workspaces/default/deployments/credit/predict", "application/json", strings.NewReader(row))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var r struct {
+			ModelVersion int `json:"model_version"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &r) != nil {
+			t.Fatalf("predict = %d %s", resp.StatusCode, b)
+		}
+		return r.ModelVersion
+	}
+	got := map[int]int{}
+	for range 1000 {
+		got[version()]++
+	}
+	if got[2] != 100 || got[1] != 900 {
+		t.Fatalf("10%% canary over 1,000 requests: %v, want 900 and 100", got)
+	}
+	out, err := cli("deployment", "get", "credit", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		ModelVersion    int `json:"model_version"`
+		PreviousVersion int `json:"previous_version"`
+		Status          struct {
+			Traffic []struct {
+				ModelVersion int    `json:"model_version"`
+				Role         string `json:"role"`
+				Requests     int    `json:"requests"`
+			} `json:"traffic"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil || len(d.Status.Traffic) != 2 || d.Status.Traffic[1].Requests != 100 || d.Status.Traffic[1].Role != "canary" {
+		t.Fatalf("deployment get: %v %+v\n%s", err, d, out)
+	}
+	if out, err := cli("deployment", "rollback", "credit", "--reason", "canary under review"); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	for range 20 {
+		if v := version(); v != 1 {
+			t.Fatalf("a request after rollback went to version %d", v)
+		}
+	}
+	if out, err := cli("deployment", "promote", "credit", "--version", "2", "--reason", "wins on the holdout"); err != nil || !strings.Contains(out, "german@2") || !strings.Contains(out, "version 1 (rollback returns to it)") {
+		t.Fatalf("promote: %v\n%s", err, out)
+	}
+	if v := version(); v != 2 {
+		t.Fatalf("after promote: version %d", v)
+	}
+	if out, err := cli("deployment", "rollback", "credit"); err != nil || !strings.Contains(out, "german@1") {
+		t.Fatalf("rollback to the previous version: %v\n%s", err, out)
+	}
+	if v := version(); v != 1 {
+		t.Fatalf("after the second rollback: version %d", v)
+	}
+	if out, err := cli("deployment", "rollback", "credit"); err == nil || !strings.Contains(errorLine(err), "nothing") && !strings.Contains(errorLine(err), "no canary and no previous version") {
+		t.Fatalf("a rollback with nothing to roll back to: %v\n%s", err, out)
+	}
+	if out, err := cli("deployment", "traffic", "credit", "--canary", "2", "--percent", "150"); err == nil || !strings.Contains(errorLine(err), "canary.percent: 150") {
+		t.Fatalf("a 150%% canary: %v\n%s", err, out)
+	}
+	events, err := cli("deployment", "events", "credit")
+	for _, want := range []string{"canary: version 2 takes 10% of requests", "canary version 2 removed", "canary under review", "version 2 promoted to primary", "back to version 1 from version 2"} {
+		if err != nil || !strings.Contains(events, want) {
+			t.Errorf("deployment events lack %q: %v\n%s", want, err, events)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // at least one autoscaler tick
+	if out, err := cli("deployment", "history", "credit"); err != nil || !strings.Contains(out, "RPS") || strings.Count(out, "\n") < 2 {
+		t.Errorf("deployment history: %v\n%s", err, out)
+	}
+	audit, err := cli("audit", "list", "--action", "deployment.", "-o", "json")
+	for _, want := range []string{"deployment.traffic", "deployment.promote", "deployment.rollback"} {
+		if err != nil || !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %s: %v", want, err)
+		}
+	}
+}
