@@ -23,6 +23,9 @@ type Deployment struct {
 	MinReplicas       int `json:"min_replicas"`
 	MaxReplicas       int `json:"max_replicas"`
 	TargetConcurrency int `json:"target_concurrency"`
+	// TargetRPS, when above 0, also sizes the replicas by requests per
+	// second: the autoscaler wants enough replicas for both targets.
+	TargetRPS float64 `json:"target_rps,omitempty"`
 	// IdleTimeout is how long without requests before the deployment
 	// scales to zero (when MinReplicas is 0); ColdStartTimeout is how long
 	// a request waits for the first replica before it gets 503.
@@ -105,6 +108,8 @@ func (d *Deployment) Normalize() error {
 		return Errorf(EINVALID, "min_replicas: %d is above max_replicas %d", d.MinReplicas, d.MaxReplicas)
 	case d.TargetConcurrency < 1 || d.TargetConcurrency > 1024:
 		return Errorf(EINVALID, "target_concurrency: %d is not between 1 and 1024", d.TargetConcurrency)
+	case d.TargetRPS < 0 || d.TargetRPS != d.TargetRPS:
+		return Errorf(EINVALID, "target_rps: must be a non-negative number of requests per second per replica")
 	case d.IdleTimeout < 0:
 		return Errorf(EINVALID, "idle_timeout: negative")
 	case d.ColdStartTimeout < 0:

@@ -59,6 +59,7 @@ request waits for a replica up to --cold-start-timeout.`,
 	f.IntVar(&d.MinReplicas, "min", 0, "min replicas (0: scale to zero when idle)")
 	f.IntVar(&d.MaxReplicas, "max", joule.DefaultMaxReplicas, "max replicas")
 	f.IntVar(&d.TargetConcurrency, "target-concurrency", joule.DefaultTargetConcurrency, "requests in flight per replica the autoscaler aims for")
+	f.Float64Var(&d.TargetRPS, "target-rps", 0, "requests per second per replica the autoscaler also aims for (0: concurrency only)")
 	f.DurationVar(&idle, "idle-timeout", joule.DefaultIdleTimeout, "scale to zero after this long without requests (with --min 0)")
 	f.DurationVar(&cold, "cold-start-timeout", joule.DefaultColdStartTimeout, "how long a request at zero waits for a replica before 503")
 	f.Float64Var(&d.RateLimit, "rate-limit", 0, "requests per second over the deployment (0: none); excess gets 429")
@@ -193,7 +194,11 @@ func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
 	row(tw, "Name:", d.Name)
 	row(tw, "ID:", d.ID)
 	row(tw, "Model:", fmt.Sprintf("%s@%d", d.Model, d.ModelVersion))
-	row(tw, "Replicas:", fmt.Sprintf("min %d, max %d, target concurrency %d", d.MinReplicas, d.MaxReplicas, d.TargetConcurrency))
+	target := fmt.Sprintf("target concurrency %d", d.TargetConcurrency)
+	if d.TargetRPS > 0 {
+		target += fmt.Sprintf(", target %g req/s", d.TargetRPS)
+	}
+	row(tw, "Replicas:", fmt.Sprintf("min %d, max %d, %s", d.MinReplicas, d.MaxReplicas, target))
 	row(tw, "Timeouts:", fmt.Sprintf("idle %s, cold start %s", time.Duration(d.IdleTimeout), time.Duration(d.ColdStartTimeout)))
 	row(tw, "Public:", d.Public)
 	trafficRows(tw, d)

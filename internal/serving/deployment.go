@@ -62,6 +62,9 @@ type track struct {
 	coldStart   time.Duration
 	lastRequest time.Time
 	lat         latencies
+	rps         float64 // over the last tick
+	rateAt      time.Time
+	rateReqs    int64
 
 	inflight    atomic.Int64
 	peak        atomic.Int64
@@ -86,6 +89,19 @@ func (t *track) leave() { t.inflight.Add(-1) }
 // next window at the current concurrency.
 func (t *track) takePeak() int64 {
 	return max(t.peak.Swap(t.inflight.Load()), t.inflight.Load())
+}
+
+// rate updates the track's requests per second since the previous call;
+// the caller holds the deployment's mu.
+func (t *track) rate(now time.Time) float64 {
+	n := t.requests.Load()
+	if !t.rateAt.IsZero() {
+		if dt := now.Sub(t.rateAt).Seconds(); dt > 0 {
+			t.rps = float64(n-t.rateReqs) / dt
+		}
+	}
+	t.rateAt, t.rateReqs = now, n
+	return t.rps
 }
 
 // pick returns the replica with the fewest requests in flight; the caller

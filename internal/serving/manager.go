@@ -599,9 +599,15 @@ func (m *Manager) tickTrack(ctx context.Context, d *deployment, t *track) {
 		minR = min(minR, 1)
 	}
 	peak := t.takePeak()
+	rps := t.rate(now)
 	idle := now.Sub(t.lastRequest)
 	want := int(math.Ceil(float64(peak) / float64(spec.TargetConcurrency)))
 	reason := fmt.Sprintf("peak concurrency %d over a target of %d per replica", peak, spec.TargetConcurrency)
+	if spec.TargetRPS > 0 {
+		if byRate := int(math.Ceil(rps / spec.TargetRPS)); byRate > want {
+			want, reason = byRate, fmt.Sprintf("%.1f requests per second over a target of %g per replica", rps, spec.TargetRPS)
+		}
+	}
 	switch {
 	case want > spec.MaxReplicas:
 		want, reason = spec.MaxReplicas, reason+", capped at max_replicas"
