@@ -14,7 +14,14 @@ type Deployment struct {
 	ID          string `json:"id"`
 	WorkspaceID string `json:"workspace_id"`
 	Name        string `json:"name"`
-	// ModelID and ModelVersion name the version served; Model is the
+	// Kind is DeploymentModel (a registered model served in the server's
+	// process; the default) or DeploymentCommand (the user's own model
+	// server process, behind joule's endpoint).
+	Kind string `json:"kind,omitempty"`
+	// Command runs the user's model server (kind command).
+	Command *DeploymentServer `json:"command,omitempty"`
+	// ModelID and ModelVersion name the version served (for kind command,
+	// optional: the version the server serves, for lineage); Model is the
 	// model's name, for display.
 	ModelID      string `json:"model_id"`
 	Model        string `json:"model"`
@@ -65,6 +72,26 @@ type Deployment struct {
 	Status *DeploymentStatus `json:"status,omitempty"`
 }
 
+// Deployment kinds.
+const (
+	DeploymentModel   = "model"
+	DeploymentCommand = "command"
+)
+
+// DeploymentServer is a model server the user brings: each replica runs
+// Args as a process (through the executor, like a job) with PORT in its
+// environment; it must listen on 127.0.0.1:$PORT, answer 200 on HealthPath
+// when ready, and answer POST PredictPath with the predict body
+// ({"instances": …} or {"inputs": …}) by {"predictions": [...]} and
+// optionally "probabilities", one per row.
+type DeploymentServer struct {
+	Args        []string          `json:"args"`
+	Env         map[string]string `json:"env,omitempty"`
+	WorkDir     string            `json:"work_dir,omitempty"`
+	HealthPath  string            `json:"health_path,omitempty"`  // default /healthz
+	PredictPath string            `json:"predict_path,omitempty"` // default /predict
+}
+
 // Deployment defaults, applied by Deployment.Normalize.
 const (
 	DefaultMaxReplicas       = 4
@@ -80,6 +107,36 @@ const (
 func (d *Deployment) Normalize() error {
 	if err := ValidateName("name", d.Name); err != nil {
 		return err
+	}
+	if d.Kind == "" {
+		d.Kind = DeploymentModel
+	}
+	switch d.Kind {
+	case DeploymentModel:
+		if d.Command != nil {
+			return Errorf(EINVALID, "command: only a deployment of kind %q runs a command", DeploymentCommand)
+		}
+	case DeploymentCommand:
+		c := d.Command
+		if c == nil || len(c.Args) == 0 || c.Args[0] == "" {
+			return Errorf(EINVALID, "command.args: required for kind %q: the model server's command line", DeploymentCommand)
+		}
+		if c.HealthPath == "" {
+			c.HealthPath = "/healthz"
+		}
+		if c.PredictPath == "" {
+			c.PredictPath = "/predict"
+		}
+		for field, p := range map[string]string{"command.health_path": c.HealthPath, "command.predict_path": c.PredictPath} {
+			if p[0] != '/' {
+				return Errorf(EINVALID, "%s: %q must start with /", field, p)
+			}
+		}
+		if d.Canary != nil || d.Shadow != nil {
+			return Errorf(EINVALID, "canary: a deployment of kind %q serves one server; deploy the other as its own deployment", DeploymentCommand)
+		}
+	default:
+		return Errorf(EINVALID, "kind: %q is not %q or %q", d.Kind, DeploymentModel, DeploymentCommand)
 	}
 	if d.MaxReplicas == 0 {
 		d.MaxReplicas = max(DefaultMaxReplicas, d.MinReplicas)

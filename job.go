@@ -336,6 +336,10 @@ type RunRequest struct {
 	// StatusFile, when set, receives the command's exit status when it
 	// ends, so that a worker that restarted meanwhile can still learn it.
 	StatusFile string
+	// KeepSamples, when above 0, keeps only the latest KeepSamples usage
+	// samples, for long-lived processes such as model servers (0: all,
+	// as job energy attribution needs).
+	KeepSamples int
 }
 
 // RunResult is how an attempt ended and what it used.

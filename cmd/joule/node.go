@@ -26,6 +26,7 @@ type localNode struct {
 	queue    *queue.Queue
 	reporter *nodeinfo.Reporter
 	power    *powerSampler
+	exec     *executor.Executor // runs jobs, and the model servers of command deployments
 	closers  []func()
 }
 
@@ -123,6 +124,7 @@ func startNode(ctx context.Context, store joule.Store, o nodeOptions) (*localNod
 		ln.stop()
 		return nil, fmt.Errorf("executor: %w", err)
 	}
+	ln.exec = exec
 	ln.worker, err = compute.NewWorker(compute.WorkerConfig{
 		Store: store, Runtime: exec, NodeID: node.ID, DataDir: o.dataDir, ServerURL: o.serverURL,
 		OnFinish: o.onFinish, Metrics: o.metrics, Logger: o.logger.With("subsystem", "worker"),

@@ -150,6 +150,41 @@ func TestCanaryPromoteRollbackEndToEnd(t *testing.T) {
 	if out, err := cli("deployment", "history", "credit"); err != nil || !strings.Contains(out, "RPS") || strings.Count(out, "\n") < 2 {
 		t.Errorf("deployment history: %v\n%s", err, out)
 	}
+	// Your own model server: a deployment of kind command runs
+	// examples/serving/linear_server.py as its replica's process.
+	if py, err := exec.LookPath("python3"); err != nil {
+		t.Logf("python3 not found: the command deployment part is skipped")
+	} else {
+		script, _ := filepath.Abs("../../examples/serving/linear_server.py")
+		if out, err := cli("deploy", "--name", "linear", "--public", "--", py, script); err != nil || !strings.Contains(out, "linear_server.py") {
+			t.Fatalf("deploy a command: %v\n%s", err, out)
+		}
+		resp, err := http.Post(base+"/v1/workspaces/default/deployments/linear/predict", "application/json", strings.NewReader(`{"inputs": {"x1": [1, 3], "x2": [2, 0]}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var pr struct {
+			Predictions []float64 `json:"predictions"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &pr) != nil || len(pr.Predictions) != 2 || pr.Predictions[0] != 2 || pr.Predictions[1] != 7 {
+			t.Fatalf("predict on the command deployment = %d %s", resp.StatusCode, b)
+		}
+		resp, err = http.Post(base+"/v1/workspaces/default/deployments/linear/predict", "application/json", strings.NewReader(`{"instances": [{"x1": 1}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "missing feature") {
+			t.Fatalf("a row the server refuses = %d %s, want 400 with its message", resp.StatusCode, b)
+		}
+		if out, err := cli("deployment", "get", "linear"); err != nil || !strings.Contains(out, "Server:") || !strings.Contains(out, "1 replicas") {
+			t.Fatalf("deployment get of a command deployment: %v\n%s", err, out)
+		}
+	}
+
 	audit, err := cli("audit", "list", "--action", "deployment.", "-o", "json")
 	for _, want := range []string{"deployment.traffic", "deployment.promote", "deployment.rollback"} {
 		if err != nil || !strings.Contains(audit, want) {

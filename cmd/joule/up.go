@@ -157,7 +157,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
-	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir,
+	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec,
 		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
 	if err := deployments.Start(ctx); err != nil {
 		ln.Close()

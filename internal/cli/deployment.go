@@ -17,25 +17,63 @@ import (
 func (m *Main) deployCommand() *cobra.Command {
 	var d joule.Deployment
 	var idle, cold time.Duration
+	var healthPath, predictPath, workDir string
+	var env []string
 	cmd := &cobra.Command{
-		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8]",
-		Short: "Serve a model version as an endpoint with autoscaling replicas",
+		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8] [-- SERVER COMMAND…]",
+		Short: "Serve a model version, or your own model server, as an endpoint with autoscaling replicas",
 		Long: `deploy serves a model version (default: the latest) at
 POST /v1/workspaces/{workspace}/deployments/{name}/predict.
 
 Replicas run in the server's process. The autoscaler keeps between --min and
 --max of them, --target-concurrency requests in flight each; with --min 0 the
 deployment scales to zero after --idle-timeout without requests, and the next
-request waits for a replica up to --cold-start-timeout.`,
+request waits for a replica up to --cold-start-timeout.
+
+After --, a command line makes a deployment of kind command: each replica
+runs that command (your own model server, e.g. a Python app) as a process,
+with PORT in its environment. It must listen on 127.0.0.1:$PORT, answer 200
+on --health-path when ready, and answer POST --predict-path with
+{"predictions": [...]} (and optionally "probabilities"), one per row. joule
+starts, health-checks, proxies to, scales and stops the processes; MODEL is
+then optional (the registered version the server serves, for lineage).`,
 		Example: `  joule deploy german@1 --name credit --min 0 --max 4 --target-concurrency 8
-  joule predict credit -d '{"instances": [{"col_1": 1, "col_2": 6}]}'`,
-		Args: cobra.ExactArgs(1),
+  joule predict credit -d '{"instances": [{"col_1": 1, "col_2": 6}]}'
+  joule deploy --name fraud --min 1 --health-path /ping -- python3 serve.py`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, n, err := modelRef(args[0])
-			if err != nil {
-				return err
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				d.Kind = joule.DeploymentCommand
+				d.Command = &joule.DeploymentServer{Args: args[dash:], HealthPath: healthPath, PredictPath: predictPath, WorkDir: workDir}
+				if len(d.Command.Args) == 0 {
+					return joule.Errorf(joule.EINVALID, "--: give the model server's command after it")
+				}
+				for _, kv := range env {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return joule.Errorf(joule.EINVALID, "--env %q: want NAME=VALUE", kv)
+					}
+					if d.Command.Env == nil {
+						d.Command.Env = map[string]string{}
+					}
+					d.Command.Env[k] = v
+				}
+				args = args[:dash]
+			} else if cmd.Flags().Changed("health-path") || cmd.Flags().Changed("predict-path") || len(env) > 0 || workDir != "" {
+				return joule.Errorf(joule.EINVALID, "--health-path, --predict-path, --env and --workdir are for a model server command: give it after --")
 			}
-			d.Model, d.ModelVersion = name, n
+			switch {
+			case len(args) > 1:
+				return joule.Errorf(joule.EINVALID, "want one MODEL[@VERSION], got %d arguments (a server command goes after --)", len(args))
+			case len(args) == 0 && d.Kind != joule.DeploymentCommand:
+				return joule.Errorf(joule.EINVALID, "MODEL[@VERSION]: required (or a model server command after --)")
+			case len(args) == 1:
+				name, n, err := modelRef(args[0])
+				if err != nil {
+					return err
+				}
+				d.Model, d.ModelVersion = name, n
+			}
 			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
 			if d.Name == "" {
 				return joule.Errorf(joule.EINVALID, "--name: required")
@@ -49,7 +87,11 @@ request waits for a replica up to --cold-start-timeout.`,
 				return err
 			}
 			return m.print(out, func(tw *tabwriter.Writer) {
-				row(tw, "Deployed", fmt.Sprintf("%s@%d", out.Model, out.ModelVersion), "as", out.Name, out.ID)
+				if out.Kind == joule.DeploymentCommand {
+					row(tw, "Deployed", strings.Join(out.Command.Args, " "), "as", out.Name, out.ID)
+				} else {
+					row(tw, "Deployed", fmt.Sprintf("%s@%d", out.Model, out.ModelVersion), "as", out.Name, out.ID)
+				}
 				row(tw, "Predict:", fmt.Sprintf("POST /v1/workspaces/%s/deployments/%s/predict", ws, out.Name))
 			})
 		},
@@ -66,6 +108,10 @@ request waits for a replica up to --cold-start-timeout.`,
 	f.Int64Var(&d.BodyLimit, "body-limit", joule.DefaultBodyLimit, "largest request body in bytes; larger gets 413")
 	f.IntVar(&d.MaxBatch, "max-batch", joule.DefaultMaxBatch, "most rows in one request")
 	f.BoolVar(&d.Public, "public", false, "allow predict without a token")
+	f.StringVar(&healthPath, "health-path", "/healthz", "model server command: the path that answers 200 when ready")
+	f.StringVar(&predictPath, "predict-path", "/predict", "model server command: the path that answers predict bodies")
+	f.StringArrayVar(&env, "env", nil, "model server command: NAME=VALUE in its environment (repeatable)")
+	f.StringVar(&workDir, "workdir", "", "model server command: its working directory")
 	return cmd
 }
 
@@ -193,7 +239,12 @@ func (m *Main) deploymentScaleCommand() *cobra.Command {
 func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
 	row(tw, "Name:", d.Name)
 	row(tw, "ID:", d.ID)
-	row(tw, "Model:", fmt.Sprintf("%s@%d", d.Model, d.ModelVersion))
+	if d.Kind == joule.DeploymentCommand {
+		row(tw, "Server:", fmt.Sprintf("%s (health %s, predict %s)", strings.Join(d.Command.Args, " "), d.Command.HealthPath, d.Command.PredictPath))
+	}
+	if d.Model != "" {
+		row(tw, "Model:", fmt.Sprintf("%s@%d", d.Model, d.ModelVersion))
+	}
 	target := fmt.Sprintf("target concurrency %d", d.TargetConcurrency)
 	if d.TargetRPS > 0 {
 		target += fmt.Sprintf(", target %g req/s", d.TargetRPS)

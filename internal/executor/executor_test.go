@@ -661,3 +661,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestKeepSamples: a long-lived process keeps only its latest samples, and
+// the last one still holds the cumulative CPU time.
+func TestKeepSamples(t *testing.T) {
+	t.Parallel()
+	e := mustNew(t, Config{DisableCgroups: true, SampleInterval: 20 * time.Millisecond})
+	req := request(t, "sh", "-c", `i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done`)
+	req.KeepSamples = 3
+	r := mustStart(t, e, req)
+	res := mustWait(t, r, 60*time.Second)
+	u := r.Usage()
+	if len(u) == 0 || len(u) > 3 {
+		t.Fatalf("Usage() has %d samples, want 1 to 3", len(u))
+	}
+	if last := u[len(u)-1]; last.CPUUserSec != res.CPUUserSec || res.CPUUserSec <= 0 {
+		t.Errorf("last sample %+v, want the cumulative CPU %v", last, res.CPUUserSec)
+	}
+}

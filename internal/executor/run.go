@@ -434,6 +434,15 @@ func (r *run) sample() {
 		Time: now, CPUUserSec: r.user, CPUSystemSec: r.sys,
 		MemoryBytes: mem, Processes: len(pids), GPUPIDs: gpu,
 	})
+	r.trimSamples()
+}
+
+// trimSamples keeps the latest req.KeepSamples samples when it is set; the
+// caller holds mu.
+func (r *run) trimSamples() {
+	if k := r.req.KeepSamples; k > 0 && len(r.samples) > k {
+		r.samples = slices.Delete(r.samples, 0, len(r.samples)-k)
+	}
 }
 
 // finalSample records the last sample, when nothing of the attempt runs:
@@ -460,6 +469,7 @@ func (r *run) finalSample(ps *os.ProcessState, at time.Time) {
 	r.user, r.sys = max(r.user, user), max(r.sys, sys)
 	r.peak = max(r.peak, peak)
 	r.samples = append(r.samples, joule.UsageSample{Time: at, CPUUserSec: r.user, CPUSystemSec: r.sys})
+	r.trimSamples()
 }
 
 // readStatusFile reads the exit status the status shell wrote.

@@ -43,8 +43,14 @@ func (m *Manager) Usage() []ReplicaUsage {
 	return out
 }
 
+// usageOf reads a replica's CPU time: its workers' threads, and for a
+// command replica its model server process too.
 func usageOf(d *deployment, r *replica, retired bool) ReplicaUsage {
-	return ReplicaUsage{DeploymentID: d.spec.ID, Replica: r.id, CPUSeconds: float64(r.cpuNanos.Load()) / 1e9, Predictions: r.predictions.Load(), Retired: retired}
+	cpu := r.cpuNanos.Load()
+	if r.proc != nil {
+		cpu += r.proc.cpuNanos()
+	}
+	return ReplicaUsage{DeploymentID: d.spec.ID, Replica: r.id, CPUSeconds: float64(cpu) / 1e9, Predictions: r.predictions.Load(), Retired: retired}
 }
 
 // Energy is energy attributed to one deployment's replicas over some

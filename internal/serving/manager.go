@@ -35,6 +35,9 @@ type Config struct {
 	// Load loads a model version (default: read its model file from
 	// DataDir, and its recipe's input columns from the store).
 	Load func(ctx context.Context, mv joule.ModelVersion) (*Predictor, error)
+	// Runtime starts the model server processes of deployments of kind
+	// command (the executor, as for jobs); nil refuses them.
+	Runtime joule.Runtime
 	// QueuePerWorker bounds each replica's queue: workers × this many
 	// requests may wait (default 4). A deployment admits at most
 	// max replicas × workers × (1 + this) requests at once; beyond that a
@@ -147,21 +150,43 @@ func (m *Manager) Stop() {
 	m.mu.Lock()
 	deps := slices.Collect(mapsValues(m.deps))
 	m.mu.Unlock()
+	var procs []*replica
 	for _, d := range deps {
 		d.mu.Lock()
-		d.stopAll()
+		procs = append(procs, d.stopAll()...)
+		for _, r := range d.retired {
+			if r.proc != nil {
+				procs = append(procs, r)
+			}
+		}
 		d.mu.Unlock()
+	}
+	// Model server processes are not left behind: wait for each to end
+	// (SIGTERM, SIGKILL after the grace).
+	for _, r := range procs {
+		r.stop()
+		select {
+		case <-r.proc.exited:
+		case <-time.After(stopGrace + 2*time.Second):
+			m.logger.Error("model server did not stop", "replica", r.id)
+		}
 	}
 }
 
-// stopAll stops every replica of every track; the caller holds mu.
-func (d *deployment) stopAll() {
+// stopAll stops every replica of every track and returns those with a
+// model server process; the caller holds mu.
+func (d *deployment) stopAll() []*replica {
+	var procs []*replica
 	for _, t := range d.tracks {
 		for _, r := range t.replicas {
 			r.stop()
+			if r.proc != nil {
+				procs = append(procs, r)
+			}
 		}
 		t.replicas = nil
 	}
+	return procs
 }
 
 func mapsValues(m map[string]*deployment) func(func(*deployment) bool) {
@@ -178,6 +203,9 @@ func mapsValues(m map[string]*deployment) func(func(*deployment) bool) {
 func (m *Manager) add(ctx context.Context, d joule.Deployment) error {
 	mvs := map[int]joule.ModelVersion{}
 	for _, r := range roles(d) {
+		if d.Kind == joule.DeploymentCommand && d.ModelID == "" {
+			break // a server the user brings, with no registered model
+		}
 		mv, err := m.cfg.Store.GetModelVersion(ctx, d.ModelID, r.version)
 		if err != nil {
 			return fmt.Errorf("%s version %d: %w", r.role, r.version, err)
@@ -202,6 +230,9 @@ func (m *Manager) Create(ctx context.Context, workspaceID string, d joule.Deploy
 	if err := d.Normalize(); err != nil {
 		return d, err
 	}
+	if d.Kind == joule.DeploymentCommand && d.Model == "" && d.ModelID == "" {
+		return m.createCommand(ctx, workspaceID, d, by)
+	}
 	if d.Model == "" && d.ModelID == "" {
 		return d, joule.Errorf(joule.EINVALID, "model: required")
 	}
@@ -213,7 +244,7 @@ func (m *Manager) Create(ctx context.Context, workspaceID string, d joule.Deploy
 	if err != nil {
 		return d, joule.Errorf(joule.EINVALID, "model_version: %s", joule.ErrorMessage(err))
 	}
-	if mv.Task != "classification" && mv.Task != "regression" {
+	if mv.Task != "classification" && mv.Task != "regression" && d.Kind != joule.DeploymentCommand {
 		return d, joule.Errorf(joule.EINVALID, "model: a %s model does not predict rows", mv.Task)
 	}
 	now := m.cfg.Now().UTC()
@@ -542,6 +573,17 @@ func (m *Manager) newReplica(ctx context.Context, d *deployment, t *track) (*rep
 	d.seq++
 	id := fmt.Sprintf("%s-r%d", spec.Name, d.seq)
 	d.mu.Unlock()
+	if spec.Kind == joule.DeploymentCommand {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(spec.ColdStartTimeout))
+		defer cancel()
+		srv, err := m.startServer(ctx, spec, id)
+		if err != nil {
+			return nil, err
+		}
+		r := newReplica(id, srv, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker, spec.MaxBatch)
+		r.proc = srv
+		return r, nil
+	}
 	p, err := m.cfg.Load(ctx, mv)
 	if err != nil {
 		return nil, err
@@ -586,6 +628,7 @@ func cmpString(a, b string) int {
 }
 
 func (m *Manager) tickTrack(ctx context.Context, d *deployment, t *track) {
+	m.checkServers(ctx, d, t)
 	now := m.cfg.Now()
 	d.mu.Lock()
 	spec := d.spec

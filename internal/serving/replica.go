@@ -23,12 +23,19 @@ type result struct {
 	err  error
 }
 
+// predictor answers predict calls: a loaded model (*Predictor) or the
+// user's model server (*server).
+type predictor interface {
+	Predict(ctx context.Context, body []byte, maxBatch int) (joule.PredictResponse, error)
+}
+
 // replica is one loaded copy of the model with a bounded pool of workers.
 // Each worker is locked to its OS thread for its life, so the thread's CPU
 // time before and after a call is the call's own CPU time.
 type replica struct {
 	id       string
-	pred     *Predictor
+	pred     predictor
+	proc     *server // the model server process, for kind command
 	maxBatch int
 	work     chan *task // bounded queue; closed by stop
 	wg       sync.WaitGroup
@@ -44,7 +51,7 @@ type replica struct {
 }
 
 // newReplica starts workers goroutines with a queue of queue tasks.
-func newReplica(id string, pred *Predictor, workers, queue, maxBatch int) *replica {
+func newReplica(id string, pred predictor, workers, queue, maxBatch int) *replica {
 	r := &replica{id: id, pred: pred, maxBatch: maxBatch, work: make(chan *task, queue), closing: make(chan struct{})}
 	for range workers {
 		r.wg.Go(r.worker)
@@ -116,5 +123,11 @@ func (r *replica) stop() {
 		r.mu.Lock()
 		close(r.work)
 		r.mu.Unlock()
+		if r.proc != nil {
+			go func() {
+				r.wg.Wait() // the queued requests first
+				r.proc.stop()
+			}()
+		}
 	})
 }

@@ -243,6 +243,9 @@ func (m *Manager) Traffic(ctx context.Context, workspaceID, ref string, req joul
 	d.mu.Lock()
 	spec := d.spec
 	d.mu.Unlock()
+	if spec.Kind == joule.DeploymentCommand {
+		return spec, joule.Errorf(joule.EINVALID, "deployment %q is of kind command: it serves one server; deploy another version as its own deployment", spec.Name)
+	}
 	if req.Canary == nil && req.Shadow == nil && !req.ClearCanary && !req.ClearShadow {
 		return spec, joule.Errorf(joule.EINVALID, "body: set canary or shadow, or clear_canary or clear_shadow")
 	}
@@ -297,6 +300,9 @@ func (m *Manager) Promote(ctx context.Context, workspaceID, ref string, n int, r
 	d.mu.Lock()
 	spec := d.spec
 	d.mu.Unlock()
+	if spec.Kind == joule.DeploymentCommand {
+		return spec, joule.Errorf(joule.EINVALID, "deployment %q is of kind command: there is no other version to promote", spec.Name)
+	}
 	if n == 0 {
 		if spec.Canary == nil {
 			return spec, joule.Errorf(joule.EINVALID, "model_version: deployment %q has no canary; name the version to promote", spec.Name)
