@@ -2,6 +2,7 @@ package joule
 
 import (
 	"context"
+	"crypto/subtle"
 	"time"
 )
 
@@ -47,6 +48,10 @@ type Deployment struct {
 	MaxBatch  int     `json:"max_batch"`
 	// Public lets requests without a token call predict.
 	Public bool `json:"public"`
+	// Tokens are the deployment's own tokens: each lets its holder call
+	// this deployment's predict endpoint and nothing else. Their hashes
+	// are stored; the API never returns them.
+	Tokens []DeploymentToken `json:"tokens,omitempty"`
 
 	// Canary sends a share of the requests to another version of the
 	// same model; Shadow mirrors requests to another version, whose
@@ -70,6 +75,33 @@ type Deployment struct {
 	// Status is the live state from the server that serves it (absent
 	// from the store).
 	Status *DeploymentStatus `json:"status,omitempty"`
+}
+
+// DeploymentToken is a token of one deployment. Hash is the hex SHA-256
+// of the secret, as for workspace tokens; the API leaves it out.
+type DeploymentToken struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      string    `json:"hash,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+}
+
+// TokenFor returns the deployment token whose secret is secret, comparing
+// every hash in constant time.
+func (d Deployment) TokenFor(secret string) (DeploymentToken, bool) {
+	if secret == "" {
+		return DeploymentToken{}, false
+	}
+	h := []byte(HashToken(secret))
+	var found DeploymentToken
+	ok := false
+	for _, t := range d.Tokens {
+		if subtle.ConstantTimeCompare(h, []byte(t.Hash)) == 1 {
+			found, ok = t, true
+		}
+	}
+	return found, ok
 }
 
 // Deployment kinds.

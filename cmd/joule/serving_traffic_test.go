@@ -185,8 +185,55 @@ func TestCanaryPromoteRollbackEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A deployment's own token calls its predict endpoint and nothing else.
+	if out, err := cli("deploy", "german@1", "--name", "private", "--min", "1"); err != nil {
+		t.Fatalf("deploy private: %v\n%s", err, out)
+	}
+	out, err = cli("deployment", "token", "create", "private", "--name", "checkout", "-o", "json")
+	var nt struct {
+		Token struct {
+			ID string `json:"id"`
+		} `json:"token"`
+		Secret string `json:"secret"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &nt) != nil || !strings.HasPrefix(nt.Secret, "joule_") {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	call := func(method, path, secret, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call("POST", "/v1/workspaces/default/deployments/private/predict", nt.Secret, row); code != http.StatusOK {
+		t.Errorf("predict with the deployment's token = %d, want 200", code)
+	}
+	if code := call("POST", "/v1/workspaces/default/deployments/private/predict", "joule_wrong", row); code != http.StatusUnauthorized {
+		t.Errorf("predict with a wrong token = %d, want 401", code)
+	}
+	for _, p := range []string{"/v1/workspaces/default/deployments", "/v1/workspaces/default/deployments/private", "/v1/workspaces/default/deployments/private/tokens", "/v1/workspaces"} {
+		if code := call("GET", p, nt.Secret, ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a deployment token = %d, want 401", p, code)
+		}
+	}
+	if out, err := cli("deployment", "get", "private", "-o", "json"); err != nil || !strings.Contains(out, "checkout") || strings.Contains(out, `"hash"`) {
+		t.Errorf("deployment get shows a token hash or lacks the token: %v\n%s", err, out)
+	}
+	if out, err := cli("deployment", "token", "revoke", "private", "checkout"); err != nil {
+		t.Fatalf("token revoke: %v\n%s", err, out)
+	}
+	if code := call("POST", "/v1/workspaces/default/deployments/private/predict", nt.Secret, row); code != http.StatusUnauthorized {
+		t.Errorf("predict with a revoked deployment token = %d, want 401", code)
+	}
+
 	audit, err := cli("audit", "list", "--action", "deployment.", "-o", "json")
-	for _, want := range []string{"deployment.traffic", "deployment.promote", "deployment.rollback"} {
+	for _, want := range []string{"deployment.traffic", "deployment.promote", "deployment.rollback", "deployment.token.create", "deployment.token.revoke"} {
 		if err != nil || !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %s: %v", want, err)
 		}

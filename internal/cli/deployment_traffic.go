@@ -12,7 +12,7 @@ import (
 // deploymentTrafficCommands are the canary, shadow, promote, rollback and
 // history subcommands of `joule deployment`.
 func (m *Main) deploymentTrafficCommands() []*cobra.Command {
-	return []*cobra.Command{m.trafficCommand(), m.promoteDeploymentCommand(), m.rollbackCommand(), m.historyCommand()}
+	return []*cobra.Command{m.trafficCommand(), m.promoteDeploymentCommand(), m.rollbackCommand(), m.historyCommand(), m.deploymentTokenCommand()}
 }
 
 func (m *Main) trafficCommand() *cobra.Command {

@@ -88,3 +88,25 @@ func (c *Client) DeploymentHistory(ctx context.Context, ws, ref string) ([]joule
 	err := c.do(ctx, "GET", deploymentPath(ws, ref, "/history"), nil, nil, &h)
 	return h.Items, err
 }
+
+// CreateDeploymentToken makes a token of one deployment; the secret is in
+// the answer only.
+func (c *Client) CreateDeploymentToken(ctx context.Context, ws, ref, name string) (NewDeploymentToken, error) {
+	var out NewDeploymentToken
+	err := c.do(ctx, "POST", deploymentPath(ws, ref, "/tokens"), nil, DeploymentTokenRequest{Name: name}, &out)
+	return out, err
+}
+
+// ListDeploymentTokens lists a deployment's tokens.
+func (c *Client) ListDeploymentTokens(ctx context.Context, ws, ref string) ([]joule.DeploymentToken, error) {
+	var p Page[joule.DeploymentToken]
+	err := c.do(ctx, "GET", deploymentPath(ws, ref, "/tokens"), nil, nil, &p)
+	return p.Items, err
+}
+
+// RevokeDeploymentToken revokes a deployment token by ID or name.
+func (c *Client) RevokeDeploymentToken(ctx context.Context, ws, ref, token string) (joule.DeploymentToken, error) {
+	var t joule.DeploymentToken
+	err := c.do(ctx, "DELETE", deploymentPath(ws, ref, "/tokens/"+url.PathEscape(token)), nil, nil, &t)
+	return t, err
+}

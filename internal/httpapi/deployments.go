@@ -32,6 +32,12 @@ type DeploymentService interface {
 	Rollback(ctx context.Context, workspaceID, ref, reason string) (joule.Deployment, error)
 	// History is the last hour of autoscaler ticks, oldest first.
 	History(ctx context.Context, workspaceID, ref string) ([]joule.DeploymentPoint, error)
+	// CreateToken makes a token of one deployment and returns its secret.
+	CreateToken(ctx context.Context, workspaceID, ref, name, by string) (joule.DeploymentToken, string, error)
+	// Tokens lists a deployment's tokens without their hashes.
+	Tokens(ctx context.Context, workspaceID, ref string) ([]joule.DeploymentToken, error)
+	// RevokeToken deletes a deployment token by ID or name.
+	RevokeToken(ctx context.Context, workspaceID, ref, token string) (joule.DeploymentToken, error)
 }
 
 // ScaleRequest is the body of POST …/deployments/{deployment}/scale.
@@ -59,7 +65,7 @@ func (s *Server) deploymentRoutes() []Route {
 		{Method: "GET", Path: one + "/events", Summary: "A deployment's events, oldest first: creation, every scaling decision with its reason, cold starts.", Role: joule.RoleViewer, Workspace: true, Query: paging, Response: Page[joule.DeploymentEvent]{}, handle: s.listDeploymentEvents},
 		// Predict is the hot path: it is not audited, and it authenticates
 		// in its handler because a deployment may be public.
-		{Method: "POST", Path: one + "/predict", Summary: "Predict rows: {\"instances\": [{feature: value}]} or {\"inputs\": {feature: [values]}}. Needs a token of the workspace unless the deployment is public.",
+		{Method: "POST", Path: one + "/predict", Summary: "Predict rows: {\"instances\": [{feature: value}]} or {\"inputs\": {feature: [values]}}. Needs a token of the deployment or of the workspace unless the deployment is public.",
 			Request: joule.PredictRequest{}, Response: joule.PredictResponse{}, MaxBody: MaxPredictBody, handle: s.predictDeployment},
 	}
 }
@@ -174,7 +180,8 @@ func (s *Server) listDeploymentEvents(w http.ResponseWriter, r *http.Request, c 
 	return nil
 }
 
-// predictDeployment authenticates unless the deployment is public: a
+// predictDeployment authenticates unless the deployment is public: with
+// one of the deployment's own tokens, or with a token of the workspace. A
 // caller without a token learns nothing about a private deployment (401,
 // not 404).
 func (s *Server) predictDeployment(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -190,6 +197,12 @@ func (s *Server) predictDeployment(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	d, lerr := svc.Lookup(r.Context(), ws.ID, r.PathValue("deployment"))
+	if lerr == nil && !d.Public {
+		// The deployment's own tokens are checked first, in memory.
+		if _, ok := d.TokenFor(bearer(r)); ok {
+			d.Public = true
+		}
+	}
 	if lerr != nil || !d.Public {
 		p, err := s.authenticate(r)
 		if err != nil {

@@ -51,9 +51,10 @@ type Manager struct {
 	cfg    Config
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	deps   map[string]*deployment // by deployment ID
-	lastID time.Time              // for event IDs in order
+	mu       sync.Mutex
+	updateMu sync.Mutex             // serialises changes to deployments' settings
+	deps     map[string]*deployment // by deployment ID
+	lastID   time.Time              // for event IDs in order
 
 	stop func()
 	wg   sync.WaitGroup
@@ -317,6 +318,7 @@ func (m *Manager) List(ctx context.Context, workspaceID string, opt joule.ListOp
 }
 
 func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
+	d = public(d)
 	m.mu.Lock()
 	rt := m.deps[d.ID]
 	m.mu.Unlock()
@@ -333,25 +335,18 @@ func (m *Manager) Scale(ctx context.Context, workspaceID, ref string, minR, maxR
 	if err != nil {
 		return joule.Deployment{}, err
 	}
-	d.mu.Lock()
-	spec := d.spec
-	d.mu.Unlock()
-	if minR != nil {
-		spec.MinReplicas = *minR
+	spec, err := m.update(ctx, d, func(s *joule.Deployment) error {
+		if minR != nil {
+			s.MinReplicas = *minR
+		}
+		if maxR != nil {
+			s.MaxReplicas = *maxR
+		}
+		return s.Normalize()
+	})
+	if err != nil {
+		return public(spec), err
 	}
-	if maxR != nil {
-		spec.MaxReplicas = *maxR
-	}
-	if err := spec.Normalize(); err != nil {
-		return spec, err
-	}
-	spec.UpdatedAt = m.cfg.Now().UTC()
-	if err := m.cfg.Store.UpdateDeployment(ctx, spec); err != nil {
-		return spec, err
-	}
-	d.mu.Lock()
-	d.spec.MinReplicas, d.spec.MaxReplicas, d.spec.UpdatedAt = spec.MinReplicas, spec.MaxReplicas, spec.UpdatedAt
-	d.mu.Unlock()
 	m.event(ctx, spec, joule.DeploymentUpdated, 0, 0, fmt.Sprintf("replicas now %d to %d", spec.MinReplicas, spec.MaxReplicas))
 	return m.withStatus(spec), nil
 }

@@ -175,11 +175,23 @@ func checkTraffic(spec joule.Deployment) error {
 	return nil
 }
 
-// change stores new settings for a live deployment and rebuilds its
-// tracks: a version that keeps serving keeps its replicas (a promoted
-// canary stays warm), a new one starts at zero, and one no longer served
-// is stopped. The next request routes by the new settings.
-func (m *Manager) change(ctx context.Context, d *deployment, spec joule.Deployment) (joule.Deployment, error) {
+// change applies fn to a copy of a live deployment's settings, checks and
+// stores the result, and rebuilds the tracks: a version that keeps serving
+// keeps its replicas (a promoted canary stays warm), a new one starts at
+// zero, and one no longer served is stopped. The next request routes by
+// the new settings. Changes are serialised with every other update.
+func (m *Manager) change(ctx context.Context, d *deployment, fn func(*joule.Deployment) error) (joule.Deployment, error) {
+	m.updateMu.Lock()
+	defer m.updateMu.Unlock()
+	d.mu.Lock()
+	spec := d.spec
+	d.mu.Unlock()
+	if spec.Kind == joule.DeploymentCommand {
+		return spec, joule.Errorf(joule.EINVALID, "deployment %q is of kind command: it serves one server, so it has no versions to split, promote or roll back; deploy another as its own deployment", spec.Name)
+	}
+	if err := fn(&spec); err != nil {
+		return spec, err
+	}
 	if err := checkTraffic(spec); err != nil {
 		return spec, err
 	}
@@ -240,47 +252,42 @@ func (m *Manager) Traffic(ctx context.Context, workspaceID, ref string, req joul
 	if err != nil {
 		return joule.Deployment{}, err
 	}
-	d.mu.Lock()
-	spec := d.spec
-	d.mu.Unlock()
-	if spec.Kind == joule.DeploymentCommand {
-		return spec, joule.Errorf(joule.EINVALID, "deployment %q is of kind command: it serves one server; deploy another version as its own deployment", spec.Name)
-	}
-	if req.Canary == nil && req.Shadow == nil && !req.ClearCanary && !req.ClearShadow {
-		return spec, joule.Errorf(joule.EINVALID, "body: set canary or shadow, or clear_canary or clear_shadow")
-	}
-	if req.Canary != nil && req.ClearCanary {
-		return spec, joule.Errorf(joule.EINVALID, "canary: set it or clear it, not both")
-	}
-	if req.Shadow != nil && req.ClearShadow {
-		return spec, joule.Errorf(joule.EINVALID, "shadow: set it or clear it, not both")
-	}
 	var said []string
-	if req.ClearCanary {
-		if spec.Canary != nil {
-			said = append(said, fmt.Sprintf("canary version %d removed", spec.Canary.ModelVersion))
+	spec, err := m.change(ctx, d, func(spec *joule.Deployment) error {
+		switch {
+		case req.Canary == nil && req.Shadow == nil && !req.ClearCanary && !req.ClearShadow:
+			return joule.Errorf(joule.EINVALID, "body: set canary or shadow, or clear_canary or clear_shadow")
+		case req.Canary != nil && req.ClearCanary:
+			return joule.Errorf(joule.EINVALID, "canary: set it or clear it, not both")
+		case req.Shadow != nil && req.ClearShadow:
+			return joule.Errorf(joule.EINVALID, "shadow: set it or clear it, not both")
 		}
-		spec.Canary = nil
-	}
-	if req.ClearShadow {
-		if spec.Shadow != nil {
-			said = append(said, fmt.Sprintf("shadow version %d removed", spec.Shadow.ModelVersion))
+		if req.ClearCanary {
+			if spec.Canary != nil {
+				said = append(said, fmt.Sprintf("canary version %d removed", spec.Canary.ModelVersion))
+			}
+			spec.Canary = nil
 		}
-		spec.Shadow = nil
-	}
-	if req.Canary != nil {
-		c := *req.Canary
-		spec.Canary = &c
-		said = append(said, fmt.Sprintf("canary: version %d takes %g%% of requests", c.ModelVersion, c.Percent))
-	}
-	if req.Shadow != nil {
-		s := *req.Shadow
-		spec.Shadow = &s
-		said = append(said, fmt.Sprintf("shadow: version %d sees %g%% of requests, its answers compared and discarded", s.ModelVersion, cmpOrFloat(s.Percent, 100)))
-	}
-	spec, err = m.change(ctx, d, spec)
+		if req.ClearShadow {
+			if spec.Shadow != nil {
+				said = append(said, fmt.Sprintf("shadow version %d removed", spec.Shadow.ModelVersion))
+			}
+			spec.Shadow = nil
+		}
+		if req.Canary != nil {
+			c := *req.Canary
+			spec.Canary = &c
+			said = append(said, fmt.Sprintf("canary: version %d takes %g%% of requests", c.ModelVersion, c.Percent))
+		}
+		if req.Shadow != nil {
+			s := *req.Shadow
+			spec.Shadow = &s
+			said = append(said, fmt.Sprintf("shadow: version %d sees %g%% of requests, its answers compared and discarded", s.ModelVersion, cmpOrFloat(s.Percent, 100)))
+		}
+		return nil
+	})
 	if err != nil {
-		return spec, err
+		return public(spec), err
 	}
 	if len(said) == 0 {
 		said = []string{"nothing to clear"}
@@ -297,34 +304,32 @@ func (m *Manager) Promote(ctx context.Context, workspaceID, ref string, n int, r
 	if err != nil {
 		return joule.Deployment{}, err
 	}
-	d.mu.Lock()
-	spec := d.spec
-	d.mu.Unlock()
-	if spec.Kind == joule.DeploymentCommand {
-		return spec, joule.Errorf(joule.EINVALID, "deployment %q is of kind command: there is no other version to promote", spec.Name)
-	}
-	if n == 0 {
-		if spec.Canary == nil {
-			return spec, joule.Errorf(joule.EINVALID, "model_version: deployment %q has no canary; name the version to promote", spec.Name)
+	var from, to int
+	spec, err := m.change(ctx, d, func(spec *joule.Deployment) error {
+		to = n
+		if to == 0 {
+			if spec.Canary == nil {
+				return joule.Errorf(joule.EINVALID, "model_version: deployment %q has no canary; name the version to promote", spec.Name)
+			}
+			to = spec.Canary.ModelVersion
 		}
-		n = spec.Canary.ModelVersion
-	}
-	if n == spec.ModelVersion {
-		return spec, joule.Errorf(joule.EINVALID, "model_version: version %d is already the primary of %q", n, spec.Name)
-	}
-	from := spec.ModelVersion
-	spec.PreviousVersion, spec.ModelVersion = from, n
-	if spec.Canary != nil && spec.Canary.ModelVersion == n {
-		spec.Canary = nil
-	}
-	if spec.Shadow != nil && spec.Shadow.ModelVersion == n {
-		spec.Shadow = nil
-	}
-	spec, err = m.change(ctx, d, spec)
+		if to == spec.ModelVersion {
+			return joule.Errorf(joule.EINVALID, "model_version: version %d is already the primary of %q", to, spec.Name)
+		}
+		from = spec.ModelVersion
+		spec.PreviousVersion, spec.ModelVersion = from, to
+		if spec.Canary != nil && spec.Canary.ModelVersion == to {
+			spec.Canary = nil
+		}
+		if spec.Shadow != nil && spec.Shadow.ModelVersion == to {
+			spec.Shadow = nil
+		}
+		return nil
+	})
 	if err != nil {
-		return spec, err
+		return public(spec), err
 	}
-	msg := fmt.Sprintf("version %d promoted to primary, replacing version %d (rollback returns to it)", n, from)
+	msg := fmt.Sprintf("version %d promoted to primary, replacing version %d (rollback returns to it)", to, from)
 	if reason != "" {
 		msg += ": " + reason
 	}
@@ -340,26 +345,25 @@ func (m *Manager) Rollback(ctx context.Context, workspaceID, ref, reason string)
 	if err != nil {
 		return joule.Deployment{}, err
 	}
-	d.mu.Lock()
-	spec := d.spec
-	d.mu.Unlock()
 	var msg string
-	switch {
-	case spec.Canary != nil:
-		msg = fmt.Sprintf("canary version %d removed; every request goes to version %d", spec.Canary.ModelVersion, spec.ModelVersion)
-		spec.Canary = nil
-	case spec.PreviousVersion > 0:
-		msg = fmt.Sprintf("back to version %d from version %d", spec.PreviousVersion, spec.ModelVersion)
-		spec.ModelVersion, spec.PreviousVersion = spec.PreviousVersion, 0
-		if spec.Shadow != nil && spec.Shadow.ModelVersion == spec.ModelVersion {
-			spec.Shadow = nil
+	spec, err := m.change(ctx, d, func(spec *joule.Deployment) error {
+		switch {
+		case spec.Canary != nil:
+			msg = fmt.Sprintf("canary version %d removed; every request goes to version %d", spec.Canary.ModelVersion, spec.ModelVersion)
+			spec.Canary = nil
+		case spec.PreviousVersion > 0:
+			msg = fmt.Sprintf("back to version %d from version %d", spec.PreviousVersion, spec.ModelVersion)
+			spec.ModelVersion, spec.PreviousVersion = spec.PreviousVersion, 0
+			if spec.Shadow != nil && spec.Shadow.ModelVersion == spec.ModelVersion {
+				spec.Shadow = nil
+			}
+		default:
+			return joule.Errorf(joule.ECONFLICT, "deployment %q has no canary and no previous version to roll back to", spec.Name)
 		}
-	default:
-		return spec, joule.Errorf(joule.ECONFLICT, "deployment %q has no canary and no previous version to roll back to", spec.Name)
-	}
-	spec, err = m.change(ctx, d, spec)
+		return nil
+	})
 	if err != nil {
-		return spec, err
+		return public(spec), err
 	}
 	if reason != "" {
 		msg += ": " + reason
