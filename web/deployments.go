@@ -68,6 +68,7 @@ type servingEnergy struct {
 	Emissions   string // "0.000137 g CO2e"
 	Kind        string // measured, estimated, or measured + estimated
 	Method      string
+	Source      string // the method's first part: how the power was obtained
 	Total       string // all the energy accounted so far
 	Predictions int64
 	CPUSeconds  string
@@ -85,7 +86,7 @@ func energyOfDeployment(st *joule.DeploymentStatus) servingEnergy {
 	se := servingEnergy{
 		Known:       true,
 		PerThousand: fmtJoules(e.JoulesPer1000),
-		Emissions:   fmtGrams(e.EmissionsGPer1000) + " CO2e",
+		Emissions:   fmtSmallGrams(e.EmissionsGPer1000) + " CO2e",
 		Method:      e.Method,
 		Total:       fmtJoules(e.Joules),
 		Predictions: e.Predictions,
@@ -102,7 +103,20 @@ func energyOfDeployment(st *joule.DeploymentStatus) servingEnergy {
 	if se.Method == "" {
 		se.Method = "not reported by the server"
 	}
+	se.Source, _, _ = strings.Cut(se.Method, ";")
 	return se
+}
+
+// fmtSmallGrams formats emissions that are often far below a gram: µg and
+// mg below 1 g, else as fmtGrams.
+func fmtSmallGrams(g float64) string {
+	switch {
+	case g == 0 || g >= 1 || math.IsNaN(g) || math.IsInf(g, 0):
+		return fmtGrams(g)
+	case g >= 1e-3:
+		return chart.FormatValue(g*1e3) + " mg"
+	}
+	return chart.FormatValue(g*1e6) + " µg"
 }
 
 // deploymentState names a deployment's live state and its badge class.

@@ -185,8 +185,8 @@ func TestDeploymentsList(t *testing.T) {
 		want []string
 	}{
 		{"/deployments/credit", []string{`german@3`, `canary v4`, `shadow v5`, `dep-ok">ready<`, `2 <span class="sub">(1–4)</span>`, `41.5`, `9.75 ms`, `>7<div class="sub">of 9876 requests`,
-			`3.5 J <span class="badge kind-measured" title="measured:rapl; attribution: node dynamic power by the CPU time of replica worker threads">measured</span>`}},
-		{"/deployments/idle%3cb%3e", []string{`idle&lt;b&gt;`, `enb@1`, `dep-zero">at zero<`, `0 <span class="sub">(0–2)</span>`, `2 J <span class="badge kind-estimated" title="estimated:tdp-curve@1">estimated</span>`}},
+			`3.5 J <span class="badge kind-measured" title="measured:rapl; attribution: node dynamic power by the CPU time of replica worker threads">measured</span><div class="sub">390 µg CO2e</div><div class="sub method-source">measured:rapl</div>`}},
+		{"/deployments/idle%3cb%3e", []string{`idle&lt;b&gt;`, `enb@1`, `dep-zero">at zero<`, `0 <span class="sub">(0–2)</span>`, `2 J <span class="badge kind-estimated" title="estimated:tdp-curve@1">estimated</span><div class="sub">800 µg CO2e</div><div class="sub method-source">estimated:tdp-curve@1</div>`}},
 		{"/deployments/broken", []string{`gone@1`, `dep-bad">not served<`, `title="not served on this server">—`}},
 	}
 	for _, tt := range tests {
@@ -254,7 +254,7 @@ func TestDeploymentPage(t *testing.T) {
 		// now
 		`dep-ok" id="dep-state">ready<`, `1.25 ms / 4.5 ms / 9.75 ms`, `312 ms`, `123456 rows predicted`,
 		// energy
-		`3.5 J <span class="badge kind-measured">measured</span>`, `0.00039 g CO2e <span class="badge kind-measured">measured</span>`,
+		`3.5 J <span class="badge kind-measured">measured</span>`, `390 µg CO2e <span class="badge kind-measured">measured</span>`,
 		`<span class="card-label">Method</span> measured:rapl; attribution: node dynamic power by the CPU time of replica worker threads`,
 		// traffic and shadow
 		`role-canary">canary<`, `<td class="num">10 %</td><td class="num">1</td><td class="num">988</td>`, `97.3 %`, `0.0412`, `(12 not mirrored`,
@@ -426,5 +426,19 @@ func TestJSONView(t *testing.T) {
 				t.Errorf("newJSONView(%+v) (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+func TestFmtSmallGrams(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   float64
+		want string
+	}{
+		{0, "0 g"}, {1.628e-5, "16.3 µg"}, {0.00039, "390 µg"}, {0.0042, "4.2 mg"}, {0.25, "250 mg"}, {3.5, "3.5 g"}, {2500, "2.5 kg"},
+	} {
+		if got := fmtSmallGrams(tt.in); got != tt.want {
+			t.Errorf("fmtSmallGrams(%v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
