@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,11 +190,11 @@ func (c *Console) deploymentsList(w http.ResponseWriter, r *http.Request) {
 			v.Rows = append(v.Rows, newDeploymentRow(d))
 		}
 		if next != "" {
-			v.Next = "/deployments?cursor=" + next
+			v.Next = "/deployments?cursor=" + url.QueryEscape(next)
 		}
 		v.Live = "/deployments?live=1"
 		if cursor != "" {
-			v.Live += "&cursor=" + cursor
+			v.Live += "&cursor=" + url.QueryEscape(cursor)
 		}
 	}
 	vw := view{Title: "Deployments", Path: "/deployments", Principal: p, Data: v}
