@@ -60,6 +60,9 @@ type Config struct {
 	Datasets DatasetReader
 	// ModelCard renders model cards for the model version pages; nil shows none.
 	ModelCard ModelCardFunc
+	// Deployments reads the served models for the deployment pages; nil
+	// means this server serves none.
+	Deployments DeploymentReader
 	// Chromium is the Chromium or Chrome binary that prints reports to PDF:
 	// a path or a name on PATH. "" looks for chromium, chromium-browser,
 	// google-chrome and google-chrome-stable; without one the Reports page
@@ -185,6 +188,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /energy", c.authed(c.energy))
 	c.sustainRoutes(m)
 	c.modelRoutes(m)
+	c.deploymentRoutes(m)
 	for _, s := range sections {
 		if s.soon != "" {
 			m.HandleFunc("GET "+s.path, c.authed(c.comingSoon))
@@ -205,7 +209,7 @@ var sections = []section{
 	{"/datasets", "Datasets", ""},
 	{"/jobs", "Jobs", ""},
 	{"/models", "Models", ""},
-	{"/deployments", "Deployments", "Served models: replicas, traffic, latency, health, and energy per thousand requests."},
+	{"/deployments", "Deployments", ""},
 	{"/energy", "Energy & Carbon", ""},
 	{"/targets", "Targets", ""},
 	{"/reports", "Reports", ""},

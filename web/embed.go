@@ -140,7 +140,7 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range slices.Concat(pageNames, sustainPageNames, modelPageNames) {
+	for _, name := range slices.Concat(pageNames, sustainPageNames, modelPageNames, deploymentPageNames) {
 		t, err := base.Clone()
 		if err == nil {
 			t, err = t.ParseFS(files, "templates/"+name)
