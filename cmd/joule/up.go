@@ -189,7 +189,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		JobDir:       func(id string) string { return compute.JobDir(cfg.DataDir, id) },
 		Datasets:     datasets,
 		ModelCard:    modelCard,
-		Deployments:  consoleDeployments{deployments},
+		Deployments:  deployments,
 		Logger:       logger.With("subsystem", "console"),
 	})
 	if err != nil {
