@@ -41,6 +41,7 @@ type Config struct {
 	// request gets 503 at once.
 	QueuePerWorker int
 	Logger         *slog.Logger
+	Monitor        MonitorConfig // monitor: drift, feedback and alerts (monitor.go)
 }
 
 // Manager runs the deployments of this server.
@@ -54,6 +55,7 @@ type Manager struct {
 
 	stop func()
 	wg   sync.WaitGroup
+	mon  *monitor // monitor: drift windows, references, feedback (monitor.go)
 }
 
 // NewManager returns a Manager; Start loads the stored deployments.
@@ -65,6 +67,7 @@ func NewManager(cfg Config) *Manager {
 		cfg.QueuePerWorker = 4
 	}
 	m := &Manager{cfg: cfg, logger: cfg.Logger, deps: map[string]*deployment{}}
+	m.mon = newMonitor(m) // monitor
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
@@ -143,6 +146,7 @@ func (m *Manager) Stop() {
 	if m.stop != nil {
 		m.stop()
 	}
+	m.mon.close() // monitor: ends evaluations and alert deliveries
 	m.wg.Wait()
 	m.mu.Lock()
 	deps := slices.Collect(mapsValues(m.deps))
@@ -266,6 +270,7 @@ func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
 	if rt != nil {
 		d.Status = rt.status()
 	}
+	m.monitorStatus(&d) // monitor: status.drift and status.live
 	return d
 }
 
@@ -312,6 +317,7 @@ func (m *Manager) Delete(ctx context.Context, workspaceID, ref string) error {
 	rt := m.deps[d.ID]
 	delete(m.deps, d.ID)
 	m.mu.Unlock()
+	m.mon.forget(d.ID) // monitor
 	if rt != nil {
 		rt.mu.Lock()
 		for _, r := range rt.replicas {
@@ -358,8 +364,10 @@ func (m *Manager) Predict(ctx context.Context, workspaceID, ref string, body io.
 		return joule.PredictResponse{}, err
 	}
 	start := m.cfg.Now()
+	ctx, in := withInputs(ctx) // monitor: Predictor.Predict hands its model-input rows back through ctx
 	resp, err := m.predict(ctx, d, body)
 	d.finish(start, m.cfg.Now(), len(resp.Predictions), err)
+	m.observe(d, in, &resp, err) // monitor: response ID, feedback store, drift window
 	return resp, err
 }
 
