@@ -34,7 +34,7 @@ const (
 	DefaultMonitorMinLabels    = 100
 	// MinWindowRows is the fewest rows a window closed by time is
 	// evaluated with; a smaller one keeps filling.
-	MinWindowRows = 100
+	MinWindowRows = 200
 	// MaxMonitorWindowRows bounds WindowRows (the window's memory is
 	// rows × features floats).
 	MaxMonitorWindowRows = 100_000
@@ -73,7 +73,7 @@ func (m *DeploymentMonitor) Validate() error {
 	case m.WindowRows < 0 || m.WindowRows > MaxMonitorWindowRows:
 		return Errorf(EINVALID, "monitor.window_rows: %d is not between 1 and %d (0: the default %d)", m.WindowRows, MaxMonitorWindowRows, DefaultMonitorWindowRows)
 	case m.WindowRows > 0 && m.WindowRows < MinWindowRows:
-		return Errorf(EINVALID, "monitor.window_rows: %d is below %d; drift over fewer rows is noise", m.WindowRows, MinWindowRows)
+		return Errorf(EINVALID, "monitor.window_rows: %d is below %d; PSI and KS over fewer rows are mostly noise", m.WindowRows, MinWindowRows)
 	case m.Window < 0:
 		return Errorf(EINVALID, "monitor.window: negative")
 	case m.Window > 0 && time.Duration(m.Window) < time.Minute:

@@ -278,6 +278,9 @@ func parseFeedback(body []byte) ([]feedbackItem, error) {
 			if err := json.Unmarshal(*it.Label, &items[i].text); err != nil {
 				return nil, joule.Errorf(joule.EINVALID, "%s.label: %v", where, err)
 			}
+			if items[i].text == "" {
+				return nil, joule.Errorf(joule.EINVALID, "%s.label: empty; send the row's true class", where)
+			}
 		case strings.HasPrefix(lab, "{") || strings.HasPrefix(lab, "[") || lab == "true" || lab == "false":
 			return nil, joule.Errorf(joule.EINVALID, "%s.label: %s is not a label; send a class as a string or number, a value as a number", where, clip(lab))
 		default:
