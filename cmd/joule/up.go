@@ -157,7 +157,12 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
-	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir,
+	monitorCfg, err := servingMonitor(cfg, logger.With("subsystem", "serving")) // monitor: alerts to the webhook (serving_monitor.go)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Monitor: monitorCfg,
 		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
 	if err := deployments.Start(ctx); err != nil {
 		ln.Close()

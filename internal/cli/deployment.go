@@ -17,6 +17,7 @@ import (
 func (m *Main) deployCommand() *cobra.Command {
 	var d joule.Deployment
 	var idle, cold time.Duration
+	var mon *monitorFlags // monitor
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8]",
 		Short: "Serve a model version as an endpoint with autoscaling replicas",
@@ -37,6 +38,7 @@ request waits for a replica up to --cold-start-timeout.`,
 			}
 			d.Model, d.ModelVersion = name, n
 			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
+			d.Monitor = mon.deployMonitor() // monitor: nil when no monitor flag is given
 			if d.Name == "" {
 				return joule.Errorf(joule.EINVALID, "--name: required")
 			}
@@ -65,6 +67,7 @@ request waits for a replica up to --cold-start-timeout.`,
 	f.Int64Var(&d.BodyLimit, "body-limit", joule.DefaultBodyLimit, "largest request body in bytes; larger gets 413")
 	f.IntVar(&d.MaxBatch, "max-batch", joule.DefaultMaxBatch, "most rows in one request")
 	f.BoolVar(&d.Public, "public", false, "allow predict without a token")
+	mon = addMonitorFlags(f) // monitor: --window-rows, --psi-threshold, --min-accuracy, … (deployment_monitor.go)
 	return cmd
 }
 
@@ -115,6 +118,7 @@ func (m *Main) deploymentCommand() *cobra.Command {
 			},
 		},
 		m.deploymentScaleCommand(),
+		m.deploymentMonitorCommand(), m.deploymentDriftCommand(), m.deploymentFeedbackCommand(), // monitor (deployment_monitor.go)
 		&cobra.Command{
 			Use: "events NAME", Short: "A deployment's events: every scaling decision with its reason, cold starts", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -253,6 +257,9 @@ func (m *Main) predictCommand() *cobra.Command {
 				return err
 			}
 			return m.print(resp, func(tw *tabwriter.Writer) {
+				if resp.ID != "" { // monitor: the ID feedback names rows by
+					row(tw, "ID:", resp.ID)
+				}
 				row(tw, "ROW", "PREDICTION", "PROBABILITIES")
 				for i, p := range resp.Predictions {
 					probs := ""
