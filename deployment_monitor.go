@@ -71,7 +71,7 @@ func (m *DeploymentMonitor) Validate() error {
 	bad := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) || f < 0 }
 	switch {
 	case m.WindowRows < 0 || m.WindowRows > MaxMonitorWindowRows:
-		return Errorf(EINVALID, "monitor.window_rows: %d is not between 1 and %d (0: the default %d)", m.WindowRows, MaxMonitorWindowRows, DefaultMonitorWindowRows)
+		return Errorf(EINVALID, "monitor.window_rows: %d is not between %d and %d (0: the default %d)", m.WindowRows, MinWindowRows, MaxMonitorWindowRows, DefaultMonitorWindowRows)
 	case m.WindowRows > 0 && m.WindowRows < MinWindowRows:
 		return Errorf(EINVALID, "monitor.window_rows: %d is below %d; PSI and KS over fewer rows are mostly noise", m.WindowRows, MinWindowRows)
 	case m.Window < 0:

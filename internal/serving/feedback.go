@@ -41,7 +41,7 @@ type predictionStore struct {
 
 // remember keeps resp's predictions under its ID, forgetting the oldest
 // beyond limit rows. The caller holds the deployment monitor's lock.
-func (s *predictionStore) remember(resp *joule.PredictResponse, _ time.Time, limit int) {
+func (s *predictionStore) remember(resp *joule.PredictResponse, limit int) {
 	rec := &predRecord{version: resp.ModelVersion}
 	for _, p := range resp.Predictions {
 		switch v := p.(type) {

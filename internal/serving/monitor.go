@@ -41,6 +41,7 @@ type monitor struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
+	closed   bool                   // no goroutine starts once set
 	deps     map[string]*depMonitor // by deployment ID
 	refs     map[string]*refEntry   // by model version ID
 	versions map[string]joule.ModelVersion
@@ -62,8 +63,22 @@ func newMonitor(m *Manager) *monitor {
 // close cancels the evaluations and alert deliveries under way and waits
 // for them; safe more than once.
 func (mon *monitor) close() {
+	mon.mu.Lock()
+	mon.closed = true
+	mon.mu.Unlock()
 	mon.cancel()
 	mon.wg.Wait()
+}
+
+// spawn runs f on a goroutine of the monitor's, unless it is closed.
+func (mon *monitor) spawn(f func()) bool {
+	mon.mu.Lock()
+	defer mon.mu.Unlock()
+	if mon.closed {
+		return false
+	}
+	mon.wg.Go(f)
+	return true
 }
 
 // forget drops a deleted deployment's windows and feedback.
@@ -198,12 +213,13 @@ func (m *Manager) observe(d *deployment, in *capturedInputs, resp *joule.Predict
 	dm := m.mon.dep(spec.ID)
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
-	dm.remember(resp, now, cmpInt(m.mon.m.cfg.Monitor.FeedbackRows, DefaultFeedbackRows))
-	dm.track(resp.ModelVersion).live.predictions += int64(len(resp.Predictions))
+	dm.remember(resp, cmpInt(m.cfg.Monitor.FeedbackRows, DefaultFeedbackRows))
+	t := dm.track(resp.ModelVersion)
+	t.live.predictions += int64(len(resp.Predictions))
+	_, t.live.classifier = resp.Predictions[0].(string)
 	if len(x) != len(resp.Predictions) || len(x[0]) == 0 {
 		return // no rows captured (or a predictor that does not hand them over)
 	}
-	t := dm.track(resp.ModelVersion)
 	for i, row := range x {
 		w := t.cur
 		if w != nil && set.Window > 0 && w.rows() >= joule.MinWindowRows && now.Sub(w.start) >= time.Duration(set.Window) {
@@ -249,8 +265,7 @@ func (mon *monitor) full(spec joule.Deployment, dm *depMonitor, t *track) {
 	}
 	switch {
 	case !t.busy:
-		t.busy = true
-		mon.wg.Go(func() { mon.evaluateLoop(spec.ID, dm, t, w) })
+		t.busy = mon.spawn(func() { mon.evaluateLoop(spec.ID, dm, t, w) })
 	case t.queued == nil:
 		t.queued = w
 	default:
@@ -464,7 +479,7 @@ func deref(p *float64) float64 {
 func (mon *monitor) alert(ctx context.Context, spec joule.Deployment, reason string) {
 	e := mon.m.monitorEvent(ctx, spec, joule.DeploymentAlert, reason)
 	if f := mon.m.cfg.Monitor.Alert; f != nil {
-		mon.wg.Go(func() { f(mon.ctx, spec, e) })
+		mon.spawn(func() { f(mon.ctx, spec, e) })
 	}
 }
 
@@ -504,7 +519,7 @@ func (m *Manager) monitorStatus(d *joule.Deployment) {
 	defer dm.mu.Unlock()
 	for i := len(dm.history) - 1; i >= 0; i-- {
 		if dm.history[i].ModelVersion == d.ModelVersion {
-			r := dm.history[i]
+			r := withoutBins(dm.history[i])
 			d.Status.Drift = &r
 			break
 		}
@@ -537,7 +552,7 @@ func (m *Manager) Drift(ctx context.Context, workspaceID, ref string) (joule.Dep
 	defer dm.mu.Unlock()
 	out.DroppedWindows = dm.dropped
 	for i := len(dm.history) - 1; i >= 0; i-- {
-		out.History = append(out.History, dm.history[i])
+		out.History = append(out.History, withoutBins(dm.history[i]))
 		if out.Latest == nil && dm.history[i].ModelVersion == spec.ModelVersion {
 			r := dm.history[i]
 			out.Latest = &r
@@ -558,6 +573,21 @@ func (m *Manager) Drift(ctx context.Context, workspaceID, ref string) (joule.Dep
 		}
 	}
 	return out, nil
+}
+
+// withoutBins returns r without its per-bin shares (kept in the latest
+// report of GET …/drift only, to keep statuses and history small).
+func withoutBins(r joule.DriftReport) joule.DriftReport {
+	r.Features = slices.Clone(r.Features)
+	for i := range r.Features {
+		r.Features[i].Bins = nil
+	}
+	if r.Prediction != nil {
+		p := *r.Prediction
+		p.Bins = nil
+		r.Prediction = &p
+	}
+	return r
 }
 
 // SetMonitor replaces a deployment's monitor settings (validated, defaults

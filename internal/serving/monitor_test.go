@@ -288,6 +288,9 @@ func TestDriftAcceptance(t *testing.T) {
 		t.Fatalf("after one window: %d reports, want 1: %+v", len(st.History), st)
 	}
 	rep := *st.Latest
+	if len(rep.Features[1].Bins) == 0 || st.History[0].Features[1].Bins != nil {
+		t.Errorf("bins: %d in latest, %d in history; want them in latest only", len(rep.Features[1].Bins), len(st.History[0].Features[1].Bins))
+	}
 	if rep.Error != "" || rep.Drifted || rep.Rows != 1000 || rep.Reference != "training split" || rep.ReferenceRows != 800 || len(rep.Features) != 24 {
 		t.Fatalf("unshifted window: %+v; want 1000 rows against the 800-row training split, 24 features, no drift", rep)
 	}
