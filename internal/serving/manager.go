@@ -366,8 +366,8 @@ func (m *Manager) Predict(ctx context.Context, workspaceID, ref string, body io.
 	start := m.cfg.Now()
 	ctx, in := withInputs(ctx) // monitor: Predictor.Predict hands its model-input rows back through ctx
 	resp, err := m.predict(ctx, d, body)
-	d.finish(start, m.cfg.Now(), len(resp.Predictions), err)
 	m.observe(d, in, &resp, err) // monitor: response ID, feedback store, drift window
+	d.finish(start, m.cfg.Now(), len(resp.Predictions), err)
 	return resp, err
 }
 

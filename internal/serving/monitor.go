@@ -168,8 +168,9 @@ func withInputs(ctx context.Context) (context.Context, *capturedInputs) {
 }
 
 // keepInputs records x, the model-input rows version built, in ctx's
-// capture, if any. The monitor copies the rows it keeps before the predict
-// call returns, so x may be reused after that.
+// capture, if any. Manager.Predict copies the rows into the window after
+// Predictor.Predict returns and before it answers: x must not be reused
+// (pooled) before then.
 func keepInputs(ctx context.Context, version int, x [][]float64) {
 	c, ok := ctx.Value(inputsKey{}).(*capturedInputs)
 	if !ok {

@@ -128,7 +128,7 @@ type realFixture struct {
 	feats []string
 }
 
-func newRealFixture(t *testing.T, file string, spec joule.TrainSpec) *realFixture {
+func newRealFixture(t testing.TB, file string, spec joule.TrainSpec) *realFixture {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -214,7 +214,7 @@ func (f *realFixture) manager(t *testing.T, cfg MonitorConfig) *Manager {
 }
 
 // instances returns a predict body of the given rows' features.
-func (f *realFixture) instances(t *testing.T, rows []map[string]any) string {
+func (f *realFixture) instances(t testing.TB, rows []map[string]any) string {
 	t.Helper()
 	var in []map[string]any
 	for _, r := range rows {
@@ -703,4 +703,34 @@ func FuzzParseFeedback(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkPredictMonitor measures a 100-row predict call of the german
+// model with monitoring on (the ID, the feedback store, the copy into the
+// window; an evaluation every 1,000 rows, off the request path) and off.
+func BenchmarkPredictMonitor(b *testing.B) {
+	for _, off := range []bool{false, true} {
+		b.Run(fmt.Sprintf("disabled=%t", off), func(b *testing.B) {
+			f := newRealFixture(b, "finance/german.data-numeric", joule.TrainSpec{Target: "column24", Algorithm: "logistic_regression"})
+			m := NewManager(Config{Store: f.store, DataDir: f.dir, Now: f.clock.Now, Engine: dataset.EngineConfig{TempDir: filepath.Join(f.dir, "tmp")}})
+			b.Cleanup(m.Stop)
+			if _, err := m.Create(b.Context(), f.ws.ID, joule.Deployment{Name: "credit", Model: "m", MinReplicas: 1, Monitor: &joule.DeploymentMonitor{Disabled: off}}, "tok"); err != nil {
+				b.Fatal(err)
+			}
+			m.Tick(b.Context())
+			body := f.instances(b, f.rows[:100])
+			// Warm up: the first window computes the version's reference.
+			for range 10 {
+				if _, err := m.Predict(b.Context(), f.ws.ID, "credit", strings.NewReader(body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.mon.wait()
+			for b.Loop() {
+				if _, err := m.Predict(b.Context(), f.ws.ID, "credit", strings.NewReader(body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
