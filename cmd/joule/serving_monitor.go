@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/joule-dev/joule"
 	"github.com/joule-dev/joule/internal/cli"
 	"github.com/joule-dev/joule/internal/serving"
@@ -49,4 +51,60 @@ func deploymentAlert(d joule.Deployment, e joule.DeploymentEvent) sustain.Alert 
 		kind = alertDeploymentQuality
 	}
 	return sustain.Alert{ID: e.ID, Kind: kind, Time: e.Time, WorkspaceID: e.WorkspaceID, Subject: "deployment " + d.Name, Message: e.Reason}
+}
+
+// monitorCollector exports each deployment's latest drift window and live
+// quality on /metrics.
+type monitorCollector struct {
+	mgr                             *serving.Manager
+	drifted, psi, ks, acc, f1, rmse *prometheus.Desc
+}
+
+func newMonitorCollector(mgr *serving.Manager) *monitorCollector {
+	l := []string{"workspace_id", "deployment"}
+	return &monitorCollector{
+		mgr:     mgr,
+		drifted: prometheus.NewDesc("joule_deployment_drifted", "1 when the latest drift window of the served version drifted, else 0.", l, nil),
+		psi:     prometheus.NewDesc("joule_deployment_drift_psi", "PSI of each feature (and \"prediction\") in the latest drift window.", append(l, "feature"), nil),
+		ks:      prometheus.NewDesc("joule_deployment_drift_ks", "KS statistic of each feature in the latest drift window.", append(l, "feature"), nil),
+		acc:     prometheus.NewDesc("joule_deployment_live_accuracy", "Accuracy over the latest window of labelled rows (classifiers).", l, nil),
+		f1:      prometheus.NewDesc("joule_deployment_live_macro_f1", "Macro F1 over the latest window of labelled rows (classifiers).", l, nil),
+		rmse:    prometheus.NewDesc("joule_deployment_live_rmse", "RMSE over the latest window of labelled rows (regressors).", l, nil),
+	}
+}
+
+func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.drifted, c.psi, c.ks, c.acc, c.f1, c.rmse} {
+		ch <- d
+	}
+}
+
+func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, d := range c.mgr.Deployments() {
+		l := []string{d.WorkspaceID, d.Name}
+		if r := d.Status.Drift; r != nil && r.Error == "" {
+			v := 0.0
+			if r.Drifted {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.drifted, prometheus.GaugeValue, v, l...)
+			feats := r.Features
+			if r.Prediction != nil {
+				feats = append(feats, *r.Prediction)
+			}
+			for _, f := range feats {
+				ch <- prometheus.MustNewConstMetric(c.psi, prometheus.GaugeValue, f.PSI, append(l, f.Name)...)
+				if f.KS != nil {
+					ch <- prometheus.MustNewConstMetric(c.ks, prometheus.GaugeValue, *f.KS, append(l, f.Name)...)
+				}
+			}
+		}
+		if q := d.Status.Live; q != nil {
+			for desc, v := range map[*prometheus.Desc]*float64{c.acc: q.Window.Accuracy, c.f1: q.Window.MacroF1, c.rmse: q.Window.RMSE} {
+				if v != nil {
+					ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, *v, l...)
+				}
+			}
+		}
+	}
 }

@@ -260,6 +260,12 @@ func TestDeploymentMonitorEndToEnd(t *testing.T) {
 	if !strings.Contains(q.Message, "below monitor.min_accuracy 0.95") {
 		t.Errorf("quality alert %+v", q)
 	}
+	if out, err := cli("deployment", "get", "credit"); err != nil || !strings.Contains(out, "DRIFTED: column1, column9") || !strings.Contains(out, "1000 of 2000 rows labelled") || !strings.Contains(out, "ALERTING") {
+		t.Errorf("deployment get: %v; want the drift and the live quality:\n%s", err, out)
+	}
+	if _, body := get(t, base+"/metrics", ""); !strings.Contains(body, `joule_deployment_drifted{deployment="credit"`) || !strings.Contains(body, `joule_deployment_live_accuracy{deployment="credit"`) {
+		t.Errorf("/metrics lacks the drift and live accuracy of credit")
+	}
 
 	// Bad feedback: 400 naming the item.
 	for _, c := range []struct{ body, want string }{

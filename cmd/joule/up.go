@@ -173,6 +173,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	meter.Start(ctx)
 	defer meter.Stop()
 	reg.MustRegister(newServingCollector(deployments))
+	reg.MustRegister(newMonitorCollector(deployments)) // monitor: drift and live quality (serving_monitor.go)
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {

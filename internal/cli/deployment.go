@@ -219,6 +219,7 @@ func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
 		row(tw, "Energy:", fmt.Sprintf("%.4g J and %.4g g CO2e per 1,000 predictions (%s; %d predictions, %.3g CPU s)", e.JoulesPer1000, e.EmissionsGPer1000, kind, e.Predictions, e.CPUSeconds))
 		row(tw, "Method:", e.Method)
 	}
+	monitorStatusRows(tw, st) // monitor: latest drift window and live quality (deployment_monitor.go)
 }
 
 func (m *Main) predictCommand() *cobra.Command {

@@ -158,6 +158,32 @@ func monitorRows(tw *tabwriter.Writer, s joule.DeploymentMonitor) {
 	row(tw, "Quality alert:", fmt.Sprintf("%s (from %d labelled rows)", q, s.MinLabels))
 }
 
+// monitorStatusRows adds the latest drift window and the live quality to
+// deployment get's table.
+func monitorStatusRows(tw *tabwriter.Writer, st *joule.DeploymentStatus) {
+	if r := st.Drift; r != nil {
+		what := "no drift"
+		switch {
+		case r.Error != "":
+			what = "not evaluated: " + r.Error
+		case r.Drifted:
+			names := r.DriftedFeatures
+			if r.Prediction != nil && r.Prediction.Drifted {
+				names = append(names, "prediction")
+			}
+			what = "DRIFTED: " + strings.Join(names, ", ")
+		}
+		row(tw, "Drift:", fmt.Sprintf("%s, window of %d rows at %s (joule deployment drift)", what, r.Rows, fmtTime(r.Time)))
+	}
+	if q := st.Live; q != nil {
+		w := qualityText(q.Window)
+		if q.Alerting {
+			w += "  ALERTING"
+		}
+		row(tw, "Live quality:", fmt.Sprintf("%d of %d rows labelled; latest window %s", q.Labelled, q.Predictions, w))
+	}
+}
+
 func (m *Main) deploymentDriftCommand() *cobra.Command {
 	var history bool
 	cmd := &cobra.Command{
