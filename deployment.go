@@ -210,7 +210,7 @@ func (d *Deployment) Normalize() error {
 	case d.MaxBatch < 0:
 		return Errorf(EINVALID, "max_batch: negative")
 	}
-	return nil
+	return d.Monitor.Validate() // monitor: drift and live-quality settings (deployment_monitor.go)
 }
 
 // DeploymentStatus is a deployment's live state.
@@ -406,6 +406,7 @@ type PredictRequest struct {
 // (a class label for a classifier, a number for a regressor) and, for a
 // classifier that gives probabilities, each row's probability per class.
 type PredictResponse struct {
+	ID            string               `json:"id,omitempty"` // monitor: names the prediction for feedback (rows by index)
 	Deployment    string               `json:"deployment"`
 	Model         string               `json:"model"`
 	ModelVersion  int                  `json:"model_version"`

@@ -157,7 +157,12 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
-	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec,
+	monitorCfg, err := servingMonitor(cfg, logger.With("subsystem", "serving")) // alerts to the webhook (serving_monitor.go)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec, Monitor: monitorCfg,
 		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
 	if err := deployments.Start(ctx); err != nil {
 		ln.Close()
@@ -168,6 +173,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 	meter.Start(ctx)
 	defer meter.Stop()
 	reg.MustRegister(newServingCollector(deployments))
+	reg.MustRegister(newMonitorCollector(deployments)) // monitor: drift and live quality (serving_monitor.go)
 
 	authn := &auth.Authenticator{Store: store}
 	status := func(ctx context.Context) (joule.ServerStatus, error) {

@@ -19,6 +19,7 @@ func (m *Main) deployCommand() *cobra.Command {
 	var idle, cold time.Duration
 	var healthPath, predictPath, workDir string
 	var env []string
+	var mon *monitorFlags
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8] [-- SERVER COMMAND…]",
 		Short: "Serve a model version, or your own model server, as an endpoint with autoscaling replicas",
@@ -75,6 +76,7 @@ then optional (the registered version the server serves, for lineage).`,
 				d.Model, d.ModelVersion = name, n
 			}
 			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
+			d.Monitor = mon.deployMonitor() // monitor: nil when no monitor flag is given
 			if d.Name == "" {
 				return joule.Errorf(joule.EINVALID, "--name: required")
 			}
@@ -112,6 +114,7 @@ then optional (the registered version the server serves, for lineage).`,
 	f.StringVar(&predictPath, "predict-path", "/predict", "model server command: the path that answers predict bodies")
 	f.StringArrayVar(&env, "env", nil, "model server command: NAME=VALUE in its environment (repeatable)")
 	f.StringVar(&workDir, "workdir", "", "model server command: its working directory")
+	mon = addMonitorFlags(f) // --window-rows, --psi-threshold, --min-accuracy, … (deployment_monitor.go)
 	return cmd
 }
 
@@ -163,6 +166,7 @@ func (m *Main) deploymentCommand() *cobra.Command {
 			},
 		},
 		m.deploymentScaleCommand(),
+		m.deploymentMonitorCommand(), m.deploymentDriftCommand(), m.deploymentFeedbackCommand(), // monitor (deployment_monitor.go)
 		&cobra.Command{
 			Use: "events NAME", Short: "A deployment's events: every scaling decision with its reason, cold starts", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -273,6 +277,7 @@ func deploymentTable(tw *tabwriter.Writer, d joule.Deployment) {
 		row(tw, "Energy:", fmt.Sprintf("%.4g J and %.4g g CO2e per 1,000 predictions (%s; %d predictions, %.3g CPU s)", e.JoulesPer1000, e.EmissionsGPer1000, kind, e.Predictions, e.CPUSeconds))
 		row(tw, "Method:", e.Method)
 	}
+	monitorStatusRows(tw, st) // monitor: latest drift window and live quality (deployment_monitor.go)
 }
 
 func (m *Main) predictCommand() *cobra.Command {
@@ -311,6 +316,9 @@ func (m *Main) predictCommand() *cobra.Command {
 				return err
 			}
 			return m.print(resp, func(tw *tabwriter.Writer) {
+				if resp.ID != "" { // monitor: the ID feedback names rows by
+					row(tw, "ID:", resp.ID)
+				}
 				row(tw, "ROW", "PREDICTION", "PROBABILITIES")
 				for i, p := range resp.Predictions {
 					probs := ""

@@ -214,7 +214,7 @@ lists them.`,
 	f.StringVar(&flags.OnWake, "on-wake", "", "shell command that wakes a sleeping node when queued work needs it")
 	f.StringVar(&flags.IdleAfter, "idle-after", "", "how long a node must be idle before --on-idle runs (default 10m)")
 	f.StringVar(&flags.MinDwell, "min-dwell", "", "least time a node stays awake before it may sleep again (default 30m)")
-	f.StringVar(&flags.AlertWebhook, "alert-webhook", "", "URL that target and threshold alerts are POSTed to, signed (HMAC-SHA256)")
+	f.StringVar(&flags.AlertWebhook, "alert-webhook", "", "URL that target, threshold and deployment (drift, live quality) alerts are POSTed to, signed (HMAC-SHA256)")
 	f.StringVar(&flags.AlertSecretFile, "alert-secret-file", "", "file holding the webhook's signing secret (at least 16 bytes)")
 	f.StringVar(&flags.AlertThresholds, "alert-threshold", "", "indicator alert rules, comma-separated: emissions_kg>50@24h,pue>1.6@168h")
 	f.StringVar(&flags.CarbonForecast, "carbon-forecast", "", "carbon-intensity forecast CSV (timestamp,g_per_kwh) that times flexible jobs (default: none; they run at once)")

@@ -124,7 +124,8 @@ func New(cfg Config) (*Server, error) {
 	if err := registerAll(cfg.Registry, s.requests, s.duration, s.inflight); err != nil {
 		return nil, err
 	}
-	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes(), s.deploymentRoutes(), s.deploymentTrafficRoutes(), s.deploymentTokenRoutes()) {
+	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes(),
+		s.deploymentRoutes(), s.deploymentTrafficRoutes(), s.deploymentTokenRoutes(), s.deploymentMonitorRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

@@ -110,6 +110,7 @@ func (m *Manager) Deployments() []joule.Deployment {
 		spec := d.spec
 		d.mu.Unlock()
 		spec.Status = st
+		m.monitorStatus(&spec) // monitor: drift and live quality for /metrics
 		out = append(out, spec)
 	}
 	return out

@@ -44,6 +44,7 @@ type Config struct {
 	// request gets 503 at once.
 	QueuePerWorker int
 	Logger         *slog.Logger
+	Monitor        MonitorConfig // monitor: drift, feedback and alerts (monitor.go)
 }
 
 // Manager runs the deployments of this server.
@@ -58,6 +59,7 @@ type Manager struct {
 
 	stop func()
 	wg   sync.WaitGroup
+	mon  *monitor // monitor: drift windows, references, feedback (monitor.go)
 }
 
 // NewManager returns a Manager; Start loads the stored deployments.
@@ -69,6 +71,7 @@ func NewManager(cfg Config) *Manager {
 		cfg.QueuePerWorker = 4
 	}
 	m := &Manager{cfg: cfg, logger: cfg.Logger, deps: map[string]*deployment{}}
+	m.mon = newMonitor(m) // monitor
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
@@ -147,6 +150,7 @@ func (m *Manager) Stop() {
 	if m.stop != nil {
 		m.stop()
 	}
+	m.mon.close() // monitor: ends evaluations and alert deliveries
 	m.wg.Wait()
 	m.mu.Lock()
 	deps := slices.Collect(mapsValues(m.deps))
@@ -325,6 +329,7 @@ func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
 	if rt != nil {
 		d.Status = rt.status()
 	}
+	m.monitorStatus(&d) // monitor: status.drift and status.live
 	return d
 }
 
@@ -364,6 +369,7 @@ func (m *Manager) Delete(ctx context.Context, workspaceID, ref string) error {
 	rt := m.deps[d.ID]
 	delete(m.deps, d.ID)
 	m.mu.Unlock()
+	m.mon.forget(d.ID) // monitor
 	if rt != nil {
 		rt.mu.Lock()
 		rt.stopAll()
@@ -409,7 +415,9 @@ func (m *Manager) Predict(ctx context.Context, workspaceID, ref string, body io.
 		return joule.PredictResponse{}, err
 	}
 	start := m.cfg.Now()
+	ctx, in := withInputs(ctx) // Predictor.Predict hands its model-input rows back through ctx
 	t, resp, err := m.predict(ctx, d, body)
+	m.observe(d, in, &resp, err) // response ID, feedback store, drift window
 	d.finish(t, start, m.cfg.Now(), len(resp.Predictions), err)
 	return resp, err
 }

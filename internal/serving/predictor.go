@@ -157,6 +157,7 @@ func (p *Predictor) Predict(ctx context.Context, body []byte, maxBatch int) (jou
 	if err != nil {
 		return joule.PredictResponse{}, err
 	}
+	keepInputs(ctx, p.version.Version, x) // monitor: Manager.Predict copies x into the drift window after this returns; do not reuse x
 	out := joule.PredictResponse{ModelVersion: p.version.Version, Predictions: make([]any, len(x))}
 	if p.reg != nil {
 		for i, r := range x {
