@@ -245,8 +245,8 @@ type deploymentView struct {
 	ChartNote  string
 	Traffic    []trafficRow
 	Shadow     *shadowView
-	Drift      *jsonView
-	LiveQ      *jsonView
+	Drift      *driftView
+	LiveQ      *liveView
 	Lifecycle  *jsonView
 	Events     []eventRow
 	EventsNote string
@@ -292,12 +292,8 @@ func (c *Console) deploymentPage(w http.ResponseWriter, r *http.Request) {
 				v.Shadow.MeanAbsDiff = strconv.FormatFloat(sh.MeanAbsDiff, 'g', 3, 64)
 			}
 		}
-		if v.Drift, err = newJSONView(st.Drift); err == nil {
-			if v.LiveQ, err = newJSONView(st.Live); err == nil {
-				v.Lifecycle, err = newJSONView(st.Lifecycle)
-			}
-		}
-		if err != nil {
+		v.Drift, v.LiveQ = newDriftView(st.Drift), newLiveView(st.Live)
+		if v.Lifecycle, err = newJSONView(st.Lifecycle); err != nil {
 			c.internal(w, r, err)
 			return
 		}
@@ -619,4 +615,83 @@ var deploymentPageNames = []string{"deployments.html", "deployment.html"}
 func (c *Console) deploymentRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /deployments", c.authed(c.deploymentsList))
 	m.HandleFunc("GET /deployments/{name}", c.authed(c.deploymentPage))
+}
+
+// driftView is the latest drift evaluation as a table, one row per
+// feature and one for the prediction.
+type driftView struct {
+	Report joule.DriftReport
+	When   string
+	Window string
+	Rows   []driftRow
+}
+
+type driftRow struct {
+	Name, Binning, PSI, KS, P string
+	Drifted                   bool
+}
+
+func newDriftView(r *joule.DriftReport) *driftView {
+	if r == nil {
+		return nil
+	}
+	v := &driftView{Report: *r, When: fmtTime(r.Time),
+		Window: fmt.Sprintf("%d rows, %s to %s", r.Rows, r.WindowStart.UTC().Format(time.TimeOnly), r.WindowEnd.UTC().Format(time.TimeOnly))}
+	row := func(f joule.FeatureDrift) driftRow {
+		d := driftRow{Name: f.Name, Binning: f.Binning, PSI: strconv.FormatFloat(f.PSI, 'f', 3, 64), KS: "—", P: "—", Drifted: f.Drifted}
+		if f.KS != nil {
+			d.KS = strconv.FormatFloat(*f.KS, 'f', 3, 64)
+		}
+		if f.KSPValue != nil {
+			d.P = strconv.FormatFloat(*f.KSPValue, 'g', 2, 64)
+		}
+		return d
+	}
+	for _, f := range r.Features {
+		v.Rows = append(v.Rows, row(f))
+	}
+	if r.Prediction != nil {
+		p := row(*r.Prediction)
+		if p.Name = "prediction"; r.Prediction.Name != "" && r.Prediction.Name != "prediction" {
+			p.Name += " (" + r.Prediction.Name + ")"
+		}
+		v.Rows = append(v.Rows, p)
+	}
+	return v
+}
+
+// liveView is a served version's quality on labelled feedback.
+type liveView struct {
+	Q       joule.LiveQuality
+	Updated string
+	Metrics []liveMetric
+}
+
+type liveMetric struct{ Name, Overall, Window string }
+
+func newLiveView(q *joule.LiveQuality) *liveView {
+	if q == nil {
+		return nil
+	}
+	v := &liveView{Q: *q, Updated: "—"}
+	if q.UpdatedAt != nil {
+		v.Updated = fmtTime(*q.UpdatedAt)
+	}
+	f := func(x *float64) string {
+		if x == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*x, 'f', 4, 64)
+	}
+	o, w := q.Overall, q.Window
+	v.Metrics = append(v.Metrics, liveMetric{"labelled rows", strconv.FormatInt(o.Rows, 10), strconv.FormatInt(w.Rows, 10)})
+	for _, m := range []struct {
+		name string
+		o, w *float64
+	}{{"accuracy", o.Accuracy, w.Accuracy}, {"macro F1", o.MacroF1, w.MacroF1}, {"RMSE", o.RMSE, w.RMSE}, {"MAE", o.MAE, w.MAE}} {
+		if m.o != nil || m.w != nil {
+			v.Metrics = append(v.Metrics, liveMetric{m.name, f(m.o), f(m.w)})
+		}
+	}
+	return v
 }

@@ -128,7 +128,15 @@ func seedDeployments(fd *fakeDeployments, f *fixture) {
 			{ModelVersion: 5, Role: joule.TrafficShadow, Percent: 100, Replicas: 1, Requests: 9876},
 		},
 		Shadow: &joule.ShadowComparison{ModelVersion: 5, Requests: 9876, Dropped: 12, Errors: 0, Rows: 120000, Agreement: 0.9731, MeanAbsDiff: 0.0412},
-		Drift:  &joule.DriftReport{},
+		Drift: &joule.DriftReport{ModelVersion: 3, Time: time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC), Rows: 1000,
+			WindowStart: time.Date(2026, 3, 14, 9, 20, 0, 0, time.UTC), WindowEnd: time.Date(2026, 3, 14, 9, 29, 0, 0, time.UTC),
+			Reference: "training split", ReferenceRows: 700, PSIThreshold: 0.2, KSThreshold: 0.1,
+			Features: []joule.FeatureDrift{{Name: "age", Binning: "deciles", PSI: 0.4123, KS: ptr(0.31), KSPValue: ptr(1e-9), Drifted: true},
+				{Name: "<i>limit</i>", Binning: "deciles", PSI: 0.01, KS: ptr(0.02), KSPValue: ptr(0.9)}},
+			Prediction: &joule.FeatureDrift{Name: "class", Binning: "values", PSI: 0.05},
+			Drifted:    true, DriftedFeatures: []string{"age"}},
+		Live: &joule.LiveQuality{ModelVersion: 3, Task: "classification", Predictions: 5000, Labelled: 400,
+			Overall: joule.QualityMetrics{Rows: 400, Accuracy: ptr(0.8125), MacroF1: ptr(0.75)}, Window: joule.QualityMetrics{Rows: 100, Accuracy: ptr(0.7)}, Alerting: true},
 	}
 	idle := dep(f.acme, "idle<b>", "enb", 1, 0, 2)
 	idle.Status = &joule.DeploymentStatus{Replicas: 0, Requests: 10, Predictions: 2000,
@@ -258,9 +266,10 @@ func TestDeploymentPage(t *testing.T) {
 		`<span class="card-label">Method</span> measured:rapl; attribution: node dynamic power by the CPU time of replica worker threads`,
 		// traffic and shadow
 		`role-canary">canary<`, `<td class="num">10 %</td><td class="num">1</td><td class="num">988</td>`, `97.3 %`, `0.0412`, `(12 not mirrored`,
-		// drift: the report exists but has no fields yet
-		"Reported, with no figures yet.",
-		"No labelled feedback yet.",
+		// drift per feature and live quality
+		`<tr class="drifted"><th scope="row">age</th><td>deciles</td><td class="num">0.412</td><td class="num">0.310</td><td class="num">1e-09</td><td>yes</td></tr>`,
+		`<th scope="row">&lt;i&gt;limit&lt;/i&gt;</th>`, `prediction (class)`, `Drifted: age`, `against the training split (700 rows)`,
+		`<th scope="row">accuracy</th><td class="num">0.8125</td><td class="num">0.7000</td>`, `400 of 5000 predicted rows labelled`, `Below its threshold.`,
 		// lifecycle: newest first, key events marked, replicas from → to
 		`<span class="replicas">1 → 2</span> 3 requests in flight over target 1`,
 		`data-live-src="/deployments/credit?live=1"`,
@@ -400,7 +409,7 @@ func TestJSONView(t *testing.T) {
 		want *jsonView
 	}{
 		{"nil", (*joule.DriftReport)(nil), nil},
-		{"no fields yet", &joule.DriftReport{}, &jsonView{Empty: true}},
+		{"no fields yet", &struct{}{}, &jsonView{Empty: true}},
 		{"report", report{
 			Time: "2026-03-14T09:30:00Z", Rows: 500,
 			Features: map[string]feature{"LIMIT_BAL": {PSI: 0.012345, KS: 0.04}, "AGE": {PSI: 0.31, KS: 0.2, Drifted: true}},
