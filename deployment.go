@@ -116,6 +116,9 @@ func (d *Deployment) Normalize() error {
 	case d.MaxBatch < 0:
 		return Errorf(EINVALID, "max_batch: negative")
 	}
+	if d.Retrain != nil {
+		return d.Retrain.Normalize("")
+	}
 	return nil
 }
 

@@ -40,7 +40,10 @@ type Config struct {
 	// max replicas × workers × (1 + this) requests at once; beyond that a
 	// request gets 503 at once.
 	QueuePerWorker int
-	Logger         *slog.Logger
+	// LifecycleStatus returns the retraining loop's state for a
+	// deployment, shown in its status (nil: none).
+	LifecycleStatus func(deploymentID string) *joule.LifecycleStatus
+	Logger          *slog.Logger
 }
 
 // Manager runs the deployments of this server.
@@ -265,6 +268,9 @@ func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
 	m.mu.Unlock()
 	if rt != nil {
 		d.Status = rt.status()
+		if m.cfg.LifecycleStatus != nil {
+			d.Status.Lifecycle = m.cfg.LifecycleStatus(d.ID)
+		}
 	}
 	return d
 }

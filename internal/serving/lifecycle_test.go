@@ -1,0 +1,333 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/compute"
+	"github.com/joule-dev/joule/internal/dataset"
+	"github.com/joule-dev/joule/internal/model"
+	"github.com/joule-dev/joule/internal/sqlite"
+)
+
+// loop is a retraining loop on a real store, dataset and model layer.
+// Train jobs are real jobs in the store whose work (model.Train and the
+// version's registration) runs in process, as `joule model train-run`
+// does in its own process; cmd/joule's TestRetrainEndToEnd runs them
+// through the real queue.
+type loop struct {
+	store  *sqlite.DB
+	ws     joule.Workspace
+	dir    string
+	clock  *fakeClock
+	data   *dataset.Service
+	models *model.Service
+	mgr    *Manager
+	lc     *Lifecycle
+	jobs   sync.WaitGroup
+}
+
+func newLoop(t *testing.T) *loop {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ws := joule.Workspace{ID: joule.NewID("ws", now), Name: "retrain", CreatedAt: now}
+	if err := db.CreateWorkspace(ctx, ws); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	l := &loop{store: db, ws: ws, dir: dir, clock: &fakeClock{t: now}}
+	engine := dataset.EngineConfig{TempDir: filepath.Join(dir, "datasets", "tmp")}
+	if err := os.MkdirAll(engine.TempDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l.data = &dataset.Service{Store: db, DataDir: dir, Engine: engine}
+	l.models = &model.Service{Store: db, DataDir: dir, Engine: engine, Executable: "joule", Submit: l.runJob}
+	l.mgr = NewManager(Config{Store: db, DataDir: dir, Now: l.clock.Now, Engine: engine,
+		LifecycleStatus: func(id string) *joule.LifecycleStatus { return l.lc.Status(id) }})
+	t.Cleanup(l.mgr.Stop)
+	l.lc, err = NewLifecycle(LifecycleConfig{
+		Deployments: l.mgr, Store: db, Train: l.models.SubmitRetrain, Compare: l.models.Compare,
+		Stage: func(ctx context.Context, ws, modelID string, n int, stage string) error {
+			_, _, err := l.models.Promote(ctx, ws, modelID, n, stage)
+			return err
+		},
+		Now: l.clock.Now, Poll: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("NewLifecycle: %v", err)
+	}
+	t.Cleanup(l.lc.Stop)
+	return l
+}
+
+// runJob is the loop's Submit: it stores the job and runs its training as
+// the job's process would, then marks the job succeeded or failed.
+func (l *loop) runJob(ctx context.Context, ws string, spec joule.JobSpec, by string) (joule.Job, error) {
+	j := compute.NewJob(ws, spec, by, l.clock.Now())
+	if err := l.store.CreateJob(ctx, j, nil); err != nil {
+		return j, err
+	}
+	ts, err := model.SpecOf(j)
+	if err != nil {
+		return j, err
+	}
+	modelID := spec.Command[slices.Index(spec.Command, "--model")+1]
+	work := func() error {
+		d, err := l.store.GetDataset(ctx, ws, ts.Dataset)
+		if err != nil {
+			return err
+		}
+		dv, err := l.store.GetDatasetVersion(ctx, d.ID, ts.DatasetVersion)
+		if err != nil {
+			return err
+		}
+		v, err := model.Train(ctx, l.dir, modelID, d, dv, ts, j.ID)
+		if err != nil {
+			return err
+		}
+		_, err = l.models.RegisterVersion(ctx, ws, modelID, v, by)
+		return err
+	}
+	werr := work()
+	state, reason := joule.JobSucceeded, "exit 0"
+	if werr != nil {
+		state, reason = joule.JobFailed, "exit 1: "+joule.ErrorMessage(werr)
+	}
+	return l.store.UpdateJob(ctx, j.ID, nil, reason, func(j *joule.Job) error {
+		now := l.clock.Now()
+		j.State, j.Reason, j.FinishedAt, j.UpdatedAt = state, reason, &now, now
+		return nil
+	}, nil)
+}
+
+// german writes rows of german.data-numeric (keep picks them; flip says
+// which rows get the other class) as a file and ingests it as the next
+// version of dataset german.
+func (l *loop) german(t *testing.T, keep func(i int) bool, flip func(i int) bool) joule.DatasetVersion {
+	t.Helper()
+	raw, err := os.ReadFile("../../examples/data/finance/german.data-numeric")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	n := 0
+	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		if !keep(i) {
+			continue
+		}
+		f := strings.Fields(line)
+		if flip(i) {
+			f[24] = map[string]string{"1": "2", "2": "1"}[f[24]]
+		}
+		b.WriteString(strings.Join(f, ",") + "\n")
+		n++
+	}
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("german-%d.csv", n))
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := l.data.IngestFile(t.Context(), l.ws.ID, "german", path, "german.data-numeric", dataset.IngestOptions{}, "tok_test")
+	if err != nil {
+		t.Fatalf("IngestFile: %v", err)
+	}
+	return v
+}
+
+// train trains version n of german and waits for it.
+func (l *loop) train(t *testing.T, dv int) joule.ModelVersion {
+	t.Helper()
+	seed := uint64(42)
+	j, err := l.models.SubmitTrain(t.Context(), l.ws.ID, joule.TrainSpec{Dataset: "german", DatasetVersion: dv, Target: "column24",
+		Algorithm: "logistic_regression", Split: &joule.TrainSplit{Seed: &seed}}, "tok_test")
+	if err != nil {
+		t.Fatalf("SubmitTrain: %v", err)
+	}
+	if j.State != joule.JobSucceeded {
+		t.Fatalf("train job %s: %s %s", j.ID, j.State, j.Reason)
+	}
+	m, err := l.store.GetModel(t.Context(), l.ws.ID, "german")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv, err := l.store.GetModelVersion(t.Context(), m.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mv
+}
+
+func (l *loop) retrainEvents(t *testing.T, name string) []string {
+	t.Helper()
+	h, err := l.lc.History(t.Context(), l.ws.ID, name)
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	var out []string
+	for _, e := range h.History {
+		out = append(out, e.Kind+": "+e.Reason)
+	}
+	return out
+}
+
+func all(i int) bool  { return true }
+func none(i int) bool { return false }
+
+// TestRetrainPromotes is the promote half of the acceptance journey:
+// production was trained on 150 rows with 40 % of the labels flipped; the
+// newest dataset version is all 1,000 clean rows. A drift report starts a
+// retrain; the candidate wins on its 200 holdout rows by more than the
+// margin, is promoted in the registry and served, and every step is a
+// retrain event with its reason. A second drift report in the cooldown is
+// ignored.
+func TestRetrainPromotes(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, func(i int) bool { return i < 150 }, func(i int) bool { return i%5 < 2 })
+	prod := l.train(t, 1)
+	if _, _, err := l.models.Promote(ctx, l.ws.ID, prod.ModelID, prod.Version, joule.StageProduction); err != nil {
+		t.Fatal(err)
+	}
+	l.german(t, all, none)
+	d, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german", ModelVersion: 1, Retrain: &joule.RetrainPolicy{OnDrift: true}}, "tok_test")
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+
+	l.lc.OnDrift(ctx, d, "PSI of column1 is 0.31, over the threshold 0.2")
+	l.lc.Wait()
+
+	st := l.lc.Status(d.ID)
+	c := st.LastComparison
+	if st.State != joule.LifecycleIdle || st.LastOutcome != joule.RetrainPromoted || c == nil || st.LastTrigger.Kind != joule.TriggerDrift {
+		t.Fatalf("status %+v; want idle, promoted after a drift trigger; reason %s", st, st.LastReason)
+	}
+	t.Logf("comparison: %+v", *c)
+	if c.Rows != 200 || c.DatasetVersion != 2 || c.Metric != "accuracy" || !c.HigherIsBetter || c.Production != 1 || c.Candidate != 2 {
+		t.Errorf("comparison %+v; want accuracy on 200 holdout rows of version 2, version 2 vs 1", *c)
+	}
+	if !c.Wins || c.CandidateScore < c.ProductionScore+0.01 || c.Gain != c.CandidateScore-c.ProductionScore {
+		t.Errorf("comparison %+v; want the candidate to win by at least 0.01", *c)
+	}
+	got, err := l.mgr.Get(ctx, l.ws.ID, "credit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ModelVersion != 2 || got.PreviousVersion != 1 || got.Status.Lifecycle == nil || got.Status.Lifecycle.LastOutcome != joule.RetrainPromoted {
+		t.Errorf("deployment serves version %d (previous %d), lifecycle %+v; want 2, previous 1, promoted", got.ModelVersion, got.PreviousVersion, got.Status.Lifecycle)
+	}
+	for n, want := range map[int]string{1: joule.StageArchived, 2: joule.StageProduction} {
+		if v, _ := l.store.GetModelVersion(ctx, prod.ModelID, n); v.Stage != want {
+			t.Errorf("version %d is in stage %s, want %s", n, v.Stage, want)
+		}
+	}
+	// The new version answers predict calls.
+	resp, err := l.mgr.Predict(ctx, l.ws.ID, "credit", strings.NewReader(`{"instances": [{`+row0+`}]}`))
+	if err != nil || resp.ModelVersion != 2 {
+		t.Errorf("Predict: version %d, %v; want version 2", resp.ModelVersion, err)
+	}
+
+	evs := l.retrainEvents(t, "credit")
+	want := []string{
+		"retrain: triggered (drift): PSI of column1 is 0.31, over the threshold 0.2; the deployment serves version 1",
+		"retrain: train job job_",
+		"retrain: train job job_",
+		fmt.Sprintf("retrain: evaluated: accuracy %.4f for version 2 vs %.4f for version 1 on 200 holdout rows of dataset german version 2", c.CandidateScore, c.ProductionScore),
+		"promote: version 2 replaces version 1",
+		"retrain: promoted version 2: registry stage production",
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("history:\n%s\nwant %d entries", strings.Join(evs, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(evs[i], want[i]) {
+			t.Errorf("history[%d] = %q, want it to start %q", i, evs[i], want[i])
+		}
+	}
+	if !strings.Contains(evs[1], "started: logistic_regression on dataset german version 2 (the newest), with the training spec of version 1") ||
+		!strings.Contains(evs[2], "made version 2 (dataset german version 2, 800 training rows)") {
+		t.Errorf("job events:\n%s\n%s", evs[1], evs[2])
+	}
+
+	// A storm of drift reports in the cooldown starts nothing.
+	l.lc.OnDrift(ctx, got, "PSI of column1 is 0.35")
+	l.lc.OnDrift(ctx, got, "PSI of column1 is 0.36")
+	l.lc.Wait()
+	if st := l.lc.Status(d.ID); st.Ignored != 2 || st.LastTrigger.Reason != "PSI of column1 is 0.31, over the threshold 0.2" {
+		t.Errorf("after two reports in the cooldown: ignored %d, last trigger %+v; want 2 ignored and the first trigger", st.Ignored, st.LastTrigger)
+	}
+	if n := len(l.retrainEvents(t, "credit")); n != len(want) {
+		t.Errorf("%d history entries after the ignored reports, want %d", n, len(want))
+	}
+}
+
+const row0 = `"column0": 1, "column1": 6, "column2": 4, "column3": 12, "column4": 5, "column5": 5, "column6": 3, "column7": 4, "column8": 1, "column9": 67, "column10": 3, "column11": 2, "column12": 1, "column13": 2, "column14": 1, "column15": 0, "column16": 0, "column17": 1, "column18": 0, "column19": 0, "column20": 1, "column21": 0, "column22": 0, "column23": 1`
+
+// TestRetrainKeeps is the keep half: production was trained on all 1,000
+// clean rows; the newest version is 300 rows with 40 % of the labels
+// flipped. A manual retrain's candidate loses on its holdout rows, stays in
+// staging, and the deployment keeps serving version 1, with both scores
+// and the margin in the reason.
+func TestRetrainKeeps(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, all, none)
+	prod := l.train(t, 1)
+	if _, _, err := l.models.Promote(ctx, l.ws.ID, prod.ModelID, prod.Version, joule.StageProduction); err != nil {
+		t.Fatal(err)
+	}
+	l.german(t, func(i int) bool { return i < 300 }, func(i int) bool { return i%5 < 2 })
+	d, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german"}, "tok_test")
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "weekly check", "tok_alice"); err != nil {
+		t.Fatalf("Retrain: %v", err)
+	}
+	l.lc.Wait()
+
+	st := l.lc.Status(d.ID)
+	c := st.LastComparison
+	if st.State != joule.LifecycleIdle || st.LastOutcome != joule.RetrainKept || c == nil || st.LastTrigger.Kind != joule.TriggerManual || st.LastTrigger.By != "tok_alice" {
+		t.Fatalf("status %+v; want idle, kept after a manual trigger by tok_alice; reason %s", st, st.LastReason)
+	}
+	t.Logf("comparison: %+v", *c)
+	if c.Wins || c.Rows != 60 || c.Gain >= c.Margin || c.Margin != joule.DefaultRetrainMargin {
+		t.Errorf("comparison %+v; want a loss on 60 holdout rows at the default margin", *c)
+	}
+	got, _ := l.mgr.Get(ctx, l.ws.ID, "credit")
+	if got.ModelVersion != 1 || got.PreviousVersion != 0 {
+		t.Errorf("deployment serves version %d (previous %d), want 1", got.ModelVersion, got.PreviousVersion)
+	}
+	for n, want := range map[int]string{1: joule.StageProduction, 2: joule.StageStaging} {
+		if v, _ := l.store.GetModelVersion(ctx, prod.ModelID, n); v.Stage != want {
+			t.Errorf("version %d is in stage %s, want %s", n, v.Stage, want)
+		}
+	}
+	evs := l.retrainEvents(t, "credit")
+	if len(evs) != 5 {
+		t.Fatalf("history:\n%s\nwant 5 entries", strings.Join(evs, "\n"))
+	}
+	if evs[0] != "retrain: triggered (manual): weekly check; the deployment serves version 1" {
+		t.Errorf("history[0] = %q", evs[0])
+	}
+	wantKept := fmt.Sprintf("retrain: kept version 2 in staging: it does not beat version 1 by the margin: accuracy %.4f for version 2 vs %.4f for version 1 on 60 holdout rows", c.CandidateScore, c.ProductionScore)
+	if !strings.HasPrefix(evs[4], wantKept) || !strings.Contains(evs[4], "margin 0.0100") || !strings.HasSuffix(evs[4], "the deployment still serves version 1") {
+		t.Errorf("history[4] = %q\nwant it to start %q, name the margin and the version served", evs[4], wantKept)
+	}
+}
