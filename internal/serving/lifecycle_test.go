@@ -331,3 +331,146 @@ func TestRetrainKeeps(t *testing.T) {
 		t.Errorf("history[4] = %q\nwant it to start %q, name the margin and the version served", evs[4], wantKept)
 	}
 }
+
+// TestRetrainScheduleLiveAndFailure checks the automatic triggers on a fake
+// clock and a train job that fails: the schedule fires once its interval
+// has passed; the failed job is recorded with its reason and the
+// deployment keeps its version; a live-quality drop in the cooldown is
+// ignored, and after the cooldown it starts the next retrain.
+func TestRetrainScheduleLiveAndFailure(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, all, none)
+	l.train(t, 1)
+	// The newest version has a missing value in a feature: the job fails.
+	raw, err := os.ReadFile("../../examples/data/finance/german.data-numeric")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	for i := range lines {
+		f := strings.Fields(lines[i])
+		if i == 10 {
+			f[3] = ""
+		}
+		lines[i] = strings.Join(f, ",")
+	}
+	path := filepath.Join(t.TempDir(), "holes.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.data.IngestFile(ctx, l.ws.ID, "german", path, "holes", dataset.IngestOptions{}, "tok_test"); err != nil {
+		t.Fatalf("IngestFile: %v", err)
+	}
+	live := map[string]float64{"accuracy": 0.61}
+	var liveMu sync.Mutex
+	l.lc.cfg.Live = func(joule.Deployment) map[string]float64 {
+		liveMu.Lock()
+		defer liveMu.Unlock()
+		return live
+	}
+	d, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german",
+		Retrain: &joule.RetrainPolicy{Every: joule.Duration(time.Hour), Cooldown: joule.Duration(2 * time.Hour)}}, "tok_test")
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+
+	l.lc.Tick(ctx) // starts the schedule
+	st := l.lc.Status(d.ID)
+	if st.NextScheduled == nil || !st.NextScheduled.Equal(l.clock.Now().Add(time.Hour)) || st.LastTrigger != nil {
+		t.Fatalf("after the first tick: %+v; want the next run in an hour and no trigger", st)
+	}
+	l.clock.Advance(59 * time.Minute)
+	l.lc.Tick(ctx)
+	if st := l.lc.Status(d.ID); st.LastTrigger != nil {
+		t.Fatalf("triggered after 59m: %+v", st.LastTrigger)
+	}
+	l.clock.Advance(time.Minute)
+	l.lc.Tick(ctx)
+	l.lc.Wait()
+	st = l.lc.Status(d.ID)
+	if st.LastTrigger == nil || st.LastTrigger.Kind != joule.TriggerSchedule || st.LastOutcome != joule.RetrainFailed || st.State != joule.LifecycleIdle ||
+		!strings.Contains(st.LastReason, "failed: exit 1: features: column \"column3\" has a missing value") {
+		t.Fatalf("after an hour: %+v; want a schedule trigger whose job failed on the missing value", st)
+	}
+	evs := l.retrainEvents(t, "credit")
+	if len(evs) != 3 || !strings.HasPrefix(evs[0], "retrain: triggered (schedule): the schedule: every 1h0m0s") ||
+		!strings.HasPrefix(evs[2], "retrain: failed: train job "+st.LastJob+" failed: exit 1: features: column \"column3\" has a missing value") {
+		t.Fatalf("history:\n%s", strings.Join(evs, "\n"))
+	}
+	if got, _ := l.mgr.Get(ctx, l.ws.ID, "credit"); got.ModelVersion != 1 {
+		t.Errorf("serves version %d after a failed retrain, want 1", got.ModelVersion)
+	}
+
+	// Live accuracy below the policy's minimum, during the cooldown.
+	if _, err := l.mgr.SetRetrain(ctx, l.ws.ID, "credit", &joule.RetrainPolicy{MinAccuracy: 0.7, Cooldown: joule.Duration(2 * time.Hour)}); err != nil {
+		t.Fatalf("SetRetrain: %v", err)
+	}
+	l.clock.Advance(time.Hour)
+	l.lc.Tick(ctx)
+	l.lc.Wait()
+	if st := l.lc.Status(d.ID); st.Ignored != 1 || st.LastTrigger.Kind != joule.TriggerSchedule {
+		t.Fatalf("in the cooldown: %+v; want the live trigger ignored", st)
+	}
+	l.clock.Advance(time.Hour)
+	l.lc.Tick(ctx)
+	l.lc.Wait()
+	st = l.lc.Status(d.ID)
+	if st.LastTrigger.Kind != joule.TriggerLive || st.LastTrigger.Reason != "live accuracy 0.6100 is below min_accuracy 0.7000" || st.NextScheduled != nil {
+		t.Fatalf("after the cooldown: %+v; want a live-quality trigger and no schedule", st)
+	}
+	// A manual retrain while none runs ignores the cooldown.
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "", "tok_bob"); err != nil {
+		t.Errorf("manual Retrain in the cooldown: %v", err)
+	}
+	l.lc.Wait()
+	if st := l.lc.Status(d.ID); st.LastTrigger.Kind != joule.TriggerManual || st.LastTrigger.Reason != "asked for by tok_bob" {
+		t.Errorf("manual trigger: %+v", st.LastTrigger)
+	}
+}
+
+// TestSetRetrainChecksPolicy checks that a policy is checked against the
+// served model's task, and that setting one is an event.
+func TestSetRetrainChecksPolicy(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, all, none)
+	l.train(t, 1)
+	if _, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german"}, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		p    joule.RetrainPolicy
+		want string
+	}{
+		{"regression metric", joule.RetrainPolicy{Metric: "rmse"}, `retrain.metric: "rmse" is not one of accuracy, f1, log_loss, pr_auc, precision, recall, roc_auc`},
+		{"negative margin", joule.RetrainPolicy{Margin: -0.1}, "retrain.margin"},
+		{"short schedule", joule.RetrainPolicy{Every: joule.Duration(time.Second)}, "retrain.every: 1s is under a minute"},
+		{"accuracy over 1", joule.RetrainPolicy{MinAccuracy: 1.5}, "retrain.min_accuracy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := l.mgr.SetRetrain(ctx, l.ws.ID, "credit", &c.p)
+			if joule.ErrorCode(err) != joule.EINVALID || !strings.Contains(joule.ErrorMessage(err), c.want) {
+				t.Errorf("SetRetrain(%+v) = %v, want invalid naming %s", c.p, err, c.want)
+			}
+		})
+	}
+	d, err := l.mgr.SetRetrain(ctx, l.ws.ID, "credit", &joule.RetrainPolicy{OnDrift: true, Metric: "roc_auc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := d.Retrain; p == nil || p.Margin != 0.01 || time.Duration(p.Cooldown) != time.Hour || p.Metric != "roc_auc" {
+		t.Errorf("stored policy %+v; want the defaults filled", p)
+	}
+	stored, _ := l.store.GetDeployment(ctx, l.ws.ID, "credit")
+	if stored.Retrain == nil || !stored.Retrain.OnDrift {
+		t.Errorf("the store holds policy %+v", stored.Retrain)
+	}
+	es, _, _ := l.mgr.Events(ctx, l.ws.ID, "credit", joule.ListOptions{Limit: 10})
+	if last := es[len(es)-1]; last.Kind != joule.DeploymentUpdated || last.Reason != "retrain policy retrains on drift; promotes a candidate that beats the served version by 0.01 on roc_auc; cooldown 1h0m0s" {
+		t.Errorf("last event %s: %s", last.Kind, last.Reason)
+	}
+}
