@@ -1,6 +1,8 @@
 package joule
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -107,6 +109,32 @@ func (p RetrainPolicy) MetricFor(task string) (string, bool) {
 		}
 	}
 	return m, RetrainMetrics[task][m]
+}
+
+// Describe says p in words, for events and the CLI; nil is no policy.
+func (p *RetrainPolicy) Describe() string {
+	if p == nil {
+		return "none: retrains only when asked"
+	}
+	var on []string
+	if p.OnDrift {
+		on = append(on, "on drift")
+	}
+	if p.Every > 0 {
+		on = append(on, "every "+time.Duration(p.Every).String())
+	}
+	if p.MinAccuracy > 0 {
+		on = append(on, fmt.Sprintf("when live accuracy < %g", p.MinAccuracy))
+	}
+	if p.MaxRMSE > 0 {
+		on = append(on, fmt.Sprintf("when live RMSE > %g", p.MaxRMSE))
+	}
+	if len(on) == 0 {
+		on = append(on, "only when asked")
+	}
+	metric := cmp.Or(p.Metric, "accuracy (classifiers) or rmse (regressors)")
+	return fmt.Sprintf("retrains %s; promotes a candidate that beats the served version by %g on %s; cooldown %s",
+		strings.Join(on, ", "), p.Margin, metric, time.Duration(p.Cooldown))
 }
 
 // Lifecycle states.

@@ -536,32 +536,19 @@ func (m *Manager) SetRetrain(ctx context.Context, workspaceID, ref string, p *jo
 	d.mu.Lock()
 	d.spec.Retrain, d.spec.UpdatedAt = p, spec.UpdatedAt
 	d.mu.Unlock()
-	m.event(ctx, spec, joule.DeploymentUpdated, 0, 0, "retrain policy "+DescribePolicy(p))
+	m.event(ctx, spec, joule.DeploymentUpdated, 0, 0, "retrain policy "+p.Describe())
 	return m.withStatus(spec), nil
 }
 
-// DescribePolicy says a policy in words, for events and the CLI.
-func DescribePolicy(p *joule.RetrainPolicy) string {
-	if p == nil {
-		return "none: retrains only when asked"
+// SetPolicy sets or (nil) removes a deployment's retrain policy; the
+// schedule, if any, restarts from now.
+func (l *Lifecycle) SetPolicy(ctx context.Context, workspaceID, ref string, p *joule.RetrainPolicy) (joule.Deployment, error) {
+	d, err := l.cfg.Deployments.SetRetrain(ctx, workspaceID, ref, p)
+	if err != nil {
+		return d, err
 	}
-	var on []string
-	if p.OnDrift {
-		on = append(on, "on drift")
-	}
-	if p.Every > 0 {
-		on = append(on, "every "+time.Duration(p.Every).String())
-	}
-	if p.MinAccuracy > 0 {
-		on = append(on, fmt.Sprintf("when live accuracy < %g", p.MinAccuracy))
-	}
-	if p.MaxRMSE > 0 {
-		on = append(on, fmt.Sprintf("when live RMSE > %g", p.MaxRMSE))
-	}
-	if len(on) == 0 {
-		on = append(on, "only when asked")
-	}
-	metric := cmp.Or(p.Metric, "accuracy (classifiers) or rmse (regressors)")
-	return fmt.Sprintf("retrains %s; promotes a candidate that beats the served version by %g on %s; cooldown %s",
-		strings.Join(on, ", "), p.Margin, metric, time.Duration(p.Cooldown))
+	l.mu.Lock()
+	delete(l.next, d.ID)
+	l.mu.Unlock()
+	return d, nil
 }
