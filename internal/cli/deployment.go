@@ -17,6 +17,7 @@ import (
 func (m *Main) deployCommand() *cobra.Command {
 	var d joule.Deployment
 	var idle, cold time.Duration
+	var retrain retrainFlags
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8]",
 		Short: "Serve a model version as an endpoint with autoscaling replicas",
@@ -37,6 +38,7 @@ request waits for a replica up to --cold-start-timeout.`,
 			}
 			d.Model, d.ModelVersion = name, n
 			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
+			d.Retrain = retrain.policy(cmd)
 			if d.Name == "" {
 				return joule.Errorf(joule.EINVALID, "--name: required")
 			}
@@ -65,6 +67,7 @@ request waits for a replica up to --cold-start-timeout.`,
 	f.Int64Var(&d.BodyLimit, "body-limit", joule.DefaultBodyLimit, "largest request body in bytes; larger gets 413")
 	f.IntVar(&d.MaxBatch, "max-batch", joule.DefaultMaxBatch, "most rows in one request")
 	f.BoolVar(&d.Public, "public", false, "allow predict without a token")
+	retrain.add(cmd, "retrain-")
 	return cmd
 }
 
@@ -115,6 +118,8 @@ func (m *Main) deploymentCommand() *cobra.Command {
 			},
 		},
 		m.deploymentScaleCommand(),
+		m.deploymentRetrainCommand(),
+		m.deploymentLifecycleCommand(),
 		&cobra.Command{
 			Use: "events NAME", Short: "A deployment's events: every scaling decision with its reason, cold starts", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
