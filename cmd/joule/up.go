@@ -157,13 +157,20 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
+	var lifecycle *serving.Lifecycle
 	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir,
-		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
+		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving"),
+		LifecycleStatus: func(id string) *joule.LifecycleStatus { return lifecycle.Status(id) }})
 	if err := deployments.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	defer deployments.Stop()
+	if lifecycle, err = startLifecycle(ctx, store, deployments, models, logger.With("subsystem", "lifecycle")); err != nil {
+		ln.Close()
+		return err
+	}
+	defer lifecycle.Stop()
 	meter := &servingMeter{mgr: deployments, power: local.power, cfg: es.account, policy: es.policy, logger: logger.With("subsystem", "serving")}
 	meter.Start(ctx)
 	defer meter.Stop()
@@ -202,6 +209,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Datasets:     datasets,
 		Models:       models,
 		Deployments:  deployments,
+		Lifecycle:    lifecycle,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

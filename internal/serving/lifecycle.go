@@ -160,8 +160,11 @@ func (l *Lifecycle) Stop() {
 func (l *Lifecycle) Wait() { l.wg.Wait() }
 
 // Status returns a deployment's loop state (idle with nothing else before
-// its first retrain).
+// its first retrain); nil on a nil Lifecycle.
 func (l *Lifecycle) Status(deploymentID string) *joule.LifecycleStatus {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.statusLocked(deploymentID)
