@@ -178,7 +178,7 @@ func (l *Lifecycle) Status(deploymentID string) *joule.LifecycleStatus {
 func (l *Lifecycle) statusLocked(id string) *joule.LifecycleStatus {
 	st := l.state[id]
 	if st == nil {
-		st = &joule.LifecycleStatus{State: joule.LifecycleIdle}
+		st = &joule.LifecycleStatus{State: joule.LifecycleIdle, Since: l.cfg.Now().UTC()}
 		l.state[id] = st
 	}
 	return st
@@ -358,6 +358,17 @@ func (l *Lifecycle) run(ctx context.Context, d joule.Deployment, p joule.Retrain
 	st := l.statusLocked(d.ID)
 	st.State, st.Since, st.Candidate = joule.LifecycleEvaluating, l.cfg.Now().UTC(), cand.Version
 	l.mu.Unlock()
+	// The served version may have changed while the job ran (a promote or
+	// a rollback): the candidate must beat the one served now.
+	if cur, err := l.cfg.Deployments.Lookup(ctx, d.WorkspaceID, d.ID); err == nil && cur.ModelVersion != prod.Version {
+		served, err := l.cfg.Store.GetModelVersion(ctx, cur.ModelID, cur.ModelVersion)
+		if err != nil {
+			l.finish(ctx, d, nil, cand.Version, fmt.Sprintf("the deployment now serves version %d, which cannot be read: %s", cur.ModelVersion, joule.ErrorMessage(err)))
+			return
+		}
+		l.event(ctx, d, prod.Version, served.Version, fmt.Sprintf("the deployment switched from version %d to %d while job %s ran: the candidate is judged against version %d", prod.Version, served.Version, job.ID, served.Version))
+		d, prod = cur, served
+	}
 	metric, _ := p.MetricFor(prod.Task)
 	l.event(ctx, d, prod.Version, cand.Version, fmt.Sprintf("train job %s made version %d (dataset %s version %d, %d training rows); evaluating it against version %d on %s",
 		job.ID, cand.Version, cand.DatasetName, cand.DatasetVersion, cand.TrainRows, prod.Version, metric))
