@@ -180,6 +180,9 @@ func TestRetrainEndToEnd(t *testing.T) {
 			t.Errorf("deployment lifecycle lacks %q:\n%s", want, out)
 		}
 	}
+	if i, j := strings.Index(out, "version 2 replaces version 1"), strings.Index(out, "promoted version 2:"); i < 0 || j < i {
+		t.Errorf("the promote event should come before the retrain outcome that caused it:\n%s", out)
+	}
 	// Policy flags change the policy and keep the rest; the retrains and
 	// the policy change are audited.
 	must("deployment", "retrain", "credit", "--margin", "0.05")

@@ -342,7 +342,7 @@ func (m *Manager) Events(ctx context.Context, workspaceID, ref string, opt joule
 func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, from, to int, reason string) {
 	m.mu.Lock()
 	now := m.cfg.Now().UTC()
-	at := now
+	at := now.Truncate(time.Millisecond) // IDs hold milliseconds
 	if !at.After(m.lastID) {
 		at = m.lastID.Add(time.Millisecond) // IDs order by millisecond
 	}
