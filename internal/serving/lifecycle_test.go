@@ -32,7 +32,6 @@ type loop struct {
 	models *model.Service
 	mgr    *Manager
 	lc     *Lifecycle
-	jobs   sync.WaitGroup
 }
 
 func newLoop(t *testing.T) *loop {
@@ -299,6 +298,11 @@ func TestRetrainKeeps(t *testing.T) {
 	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "weekly check", "tok_alice"); err != nil {
 		t.Fatalf("Retrain: %v", err)
 	}
+	// The state is training from the moment Retrain returns: a second
+	// manual trigger is refused.
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "again", "tok_alice"); joule.ErrorCode(err) != joule.ECONFLICT || !strings.Contains(joule.ErrorMessage(err), `deployment "credit" is already retraining`) {
+		t.Errorf("second Retrain = %v, want conflict", err)
+	}
 	l.lc.Wait()
 
 	st := l.lc.Status(d.ID)
@@ -473,4 +477,51 @@ func TestSetRetrainChecksPolicy(t *testing.T) {
 	if last := es[len(es)-1]; last.Kind != joule.DeploymentUpdated || last.Reason != "retrain policy retrains on drift; promotes a candidate that beats the served version by 0.01 on roc_auc; cooldown 1h0m0s" {
 		t.Errorf("last event %s: %s", last.Kind, last.Reason)
 	}
+}
+
+// TestRetrainJudgesAgainstServedVersion checks that a candidate is judged
+// against the version served when its job ends, not the one served when
+// it started: here the deployment is promoted from version 1 to 2 while
+// the job runs, and the candidate (a twin of version 2) is kept.
+func TestRetrainJudgesAgainstServedVersion(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, func(i int) bool { return i < 150 }, func(i int) bool { return i%5 < 2 })
+	l.train(t, 1)
+	l.german(t, all, none)
+	l.train(t, 2)
+	if _, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german", ModelVersion: 1}, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	l.lc.cfg.Train = func(ctx context.Context, ws string, prod joule.ModelVersion, by string) (joule.Job, error) {
+		j, err := l.models.SubmitRetrain(ctx, ws, prod, by)
+		if err == nil {
+			_, err = l.mgr.Promote(ctx, ws, "credit", 2, "tok_bob", "by hand")
+		}
+		return j, err
+	}
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "", "tok_alice"); err != nil {
+		t.Fatal(err)
+	}
+	l.lc.Wait()
+	st := l.lc.Status(mustID(t, l, "credit"))
+	if c := st.LastComparison; st.LastOutcome != joule.RetrainKept || c == nil || c.Production != 2 || c.Candidate != 3 || c.Gain != 0 {
+		t.Fatalf("status %+v, comparison %+v; want version 3 kept against version 2", st, st.LastComparison)
+	}
+	evs := l.retrainEvents(t, "credit")
+	if !slices.ContainsFunc(evs, func(e string) bool {
+		return strings.HasPrefix(e, "retrain: the deployment switched from version 1 to 2 while job ") && strings.HasSuffix(e, "the candidate is judged against version 2")
+	}) {
+		t.Errorf("history lacks the switch:\n%s", strings.Join(evs, "\n"))
+	}
+}
+
+func mustID(t *testing.T, l *loop, name string) string {
+	t.Helper()
+	d, err := l.mgr.Lookup(t.Context(), l.ws.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.ID
 }
