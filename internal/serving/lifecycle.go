@@ -214,44 +214,72 @@ func (l *Lifecycle) OnDrift(ctx context.Context, d joule.Deployment, reason stri
 // clock's time, and starts the retrains due.
 func (l *Lifecycle) Tick(ctx context.Context) {
 	now := l.cfg.Now()
+	live := map[string]bool{}
 	for _, d := range l.cfg.Deployments.Deployments() {
-		p := d.Retrain
-		if p == nil {
+		live[d.ID] = true
+		if d.Retrain == nil {
 			l.mu.Lock()
 			delete(l.next, d.ID)
 			l.mu.Unlock()
 			continue
 		}
-		if p.Every > 0 {
-			l.mu.Lock()
-			n, ok := l.next[d.ID]
-			if !ok || n.Sub(now) > time.Duration(p.Every) {
-				n = now.Add(time.Duration(p.Every))
-				l.next[d.ID] = n
-			}
-			l.mu.Unlock()
-			if !now.Before(n) {
-				l.mu.Lock()
-				l.next[d.ID] = now.Add(time.Duration(p.Every))
-				l.mu.Unlock()
-				_ = l.trigger(ctx, d, joule.RetrainTrigger{Kind: joule.TriggerSchedule, Reason: fmt.Sprintf("the schedule: every %s", time.Duration(p.Every)), By: "lifecycle"})
-				continue
-			}
-		} else {
-			l.mu.Lock()
-			delete(l.next, d.ID)
-			l.mu.Unlock()
-		}
-		if l.cfg.Live == nil || (p.MinAccuracy == 0 && p.MaxRMSE == 0) {
+		if l.scheduleDue(d, now) {
+			_ = l.trigger(ctx, d, joule.RetrainTrigger{Kind: joule.TriggerSchedule, Reason: fmt.Sprintf("the schedule: every %s", time.Duration(d.Retrain.Every)), By: "lifecycle"})
 			continue
 		}
-		live := l.cfg.Live(d)
-		if a, ok := live["accuracy"]; ok && p.MinAccuracy > 0 && a < p.MinAccuracy {
-			_ = l.trigger(ctx, d, joule.RetrainTrigger{Kind: joule.TriggerLive, Reason: fmt.Sprintf("live accuracy %.4f is below min_accuracy %.4f", a, p.MinAccuracy), By: "lifecycle"})
-		} else if r, ok := live["rmse"]; ok && p.MaxRMSE > 0 && r > p.MaxRMSE {
-			_ = l.trigger(ctx, d, joule.RetrainTrigger{Kind: joule.TriggerLive, Reason: fmt.Sprintf("live RMSE %.4f is above max_rmse %.4f", r, p.MaxRMSE), By: "lifecycle"})
+		if why := l.qualityDrop(d); why != "" {
+			_ = l.trigger(ctx, d, joule.RetrainTrigger{Kind: joule.TriggerLive, Reason: why, By: "lifecycle"})
 		}
 	}
+	// Forget deployments deleted since the last tick.
+	l.mu.Lock()
+	for id, st := range l.state {
+		if !live[id] && st.State == joule.LifecycleIdle {
+			delete(l.state, id)
+			delete(l.next, id)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// scheduleDue reports whether d's schedule is due at now, and moves the
+// next tick on when it is. The first call for a deployment, or one whose
+// interval shrank, starts the interval.
+func (l *Lifecycle) scheduleDue(d joule.Deployment, now time.Time) bool {
+	every := time.Duration(d.Retrain.Every)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if every <= 0 {
+		delete(l.next, d.ID)
+		return false
+	}
+	n, ok := l.next[d.ID]
+	if !ok || n.Sub(now) > every {
+		l.next[d.ID] = now.Add(every)
+		return false
+	}
+	if now.Before(n) {
+		return false
+	}
+	l.next[d.ID] = now.Add(every) // the next tick, whether or not this one starts a retrain
+	return true
+}
+
+// qualityDrop says why d's live quality calls for a retrain ("" if it
+// does not, or if there is no live quality yet).
+func (l *Lifecycle) qualityDrop(d joule.Deployment) string {
+	p := d.Retrain
+	if l.cfg.Live == nil || (p.MinAccuracy == 0 && p.MaxRMSE == 0) {
+		return ""
+	}
+	live := l.cfg.Live(d)
+	if a, ok := live["accuracy"]; ok && p.MinAccuracy > 0 && a < p.MinAccuracy {
+		return fmt.Sprintf("live accuracy %.4f is below min_accuracy %.4f", a, p.MinAccuracy)
+	}
+	if r, ok := live["rmse"]; ok && p.MaxRMSE > 0 && r > p.MaxRMSE {
+		return fmt.Sprintf("live RMSE %.4f is above max_rmse %.4f", r, p.MaxRMSE)
+	}
+	return ""
 }
 
 // trigger starts a retrain of d unless one is under way (ECONFLICT) or,
