@@ -189,6 +189,14 @@ func TestRetrainEndToEnd(t *testing.T) {
 	if out := must("deployment", "get", "credit", "-o", "json"); !strings.Contains(out, `"margin": 0.05`) || !strings.Contains(out, `"on_drift": true`) {
 		t.Errorf("after --margin 0.05 the policy is:\n%s", out)
 	}
+	for _, args := range [][]string{{"deployment", "retrain", "nosuch"}, {"deployment", "lifecycle", "nosuch"}} {
+		if out, err := cli(args...); err == nil || !strings.Contains(errorLine(err), `deployment "nosuch" not found`) {
+			t.Errorf("joule %s = %v\n%s; want not found", strings.Join(args, " "), err, out)
+		}
+	}
+	if out, err := cli("deployment", "retrain", "credit", "--metric", "rmse"); err == nil || !strings.Contains(errorLine(err), `retrain.metric: "rmse" is not one of accuracy`) {
+		t.Errorf("a regression metric on a classifier = %v\n%s; want invalid", err, out)
+	}
 	audit := must("audit", "list", "-o", "json")
 	if n := strings.Count(audit, `"deployment.retrain"`); n != 2 || !strings.Contains(audit, `"deployment.retrain_policy"`) {
 		t.Errorf("audit log: %d deployment.retrain entries, want 2, and a deployment.retrain_policy one", n)

@@ -525,3 +525,43 @@ func mustID(t *testing.T, l *loop, name string) string {
 	}
 	return d.ID
 }
+
+// TestRetrainStopWhileTraining checks that stopping the server while a
+// train job runs ends the retrain as failed, with the reason recorded, and
+// leaves the deployment as it was.
+func TestRetrainStopWhileTraining(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, all, none)
+	l.train(t, 1)
+	if _, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german"}, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan joule.Job, 1)
+	l.lc.cfg.Train = func(ctx context.Context, ws string, prod joule.ModelVersion, by string) (joule.Job, error) {
+		// A job that stays queued: no worker runs it.
+		j := compute.NewJob(ws, joule.JobSpec{Name: "train-german", Kind: joule.JobKindTrain, Command: []string{"true"}}, by, l.clock.Now())
+		err := l.store.CreateJob(ctx, j, nil)
+		started <- j
+		return j, err
+	}
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "", "tok_alice"); err != nil {
+		t.Fatal(err)
+	}
+	j := <-started
+	l.lc.Stop()
+	id := mustID(t, l, "credit")
+	st := l.lc.Status(id)
+	want := "stopped waiting for train job " + j.ID + ": the server is stopping"
+	if st.State != joule.LifecycleIdle || st.LastOutcome != joule.RetrainFailed || st.LastReason != want || st.LastJob != j.ID {
+		t.Errorf("status %+v; want failed: %s", st, want)
+	}
+	evs := l.retrainEvents(t, "credit")
+	if len(evs) != 3 || evs[2] != "retrain: failed: "+want {
+		t.Errorf("history:\n%s", strings.Join(evs, "\n"))
+	}
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "", "tok_alice"); joule.ErrorCode(err) != joule.EUNAVAILABLE {
+		t.Errorf("Retrain after Stop = %v, want unavailable", err)
+	}
+}
