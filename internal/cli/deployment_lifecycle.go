@@ -70,7 +70,7 @@ func (m *Main) deploymentRetrainCommand() *cobra.Command {
 	var reason string
 	var wait, clear bool
 	cmd := &cobra.Command{
-		Use:   "retrain NAME [--reason R] [--wait] | retrain NAME --on-drift --every 24h --margin 0.01 … | retrain NAME --clear",
+		Use:   "retrain NAME [--reason R] [--wait] [policy flags | --clear]",
 		Short: "Retrain a deployment's model now, or set its retrain policy (audited)",
 		Long: `retrain NAME starts a retrain now: a train job repeats the served version's
 training spec on the newest version of its dataset; the candidate and the
