@@ -106,7 +106,8 @@ type Lifecycle struct {
 	stopped bool
 
 	stop func()
-	wg   sync.WaitGroup
+	wg   sync.WaitGroup // the Start loop
+	runs sync.WaitGroup // retrains under way
 }
 
 // NewLifecycle returns a Lifecycle; Start runs its schedule loop.
@@ -118,9 +119,11 @@ func NewLifecycle(cfg LifecycleConfig) (*Lifecycle, error) {
 	return &Lifecycle{cfg: cfg, state: map[string]*joule.LifecycleStatus{}, next: map[string]time.Time{}, cancels: map[int]context.CancelFunc{}}, nil
 }
 
-// Start checks schedules and live quality every Interval until ctx ends or
-// Stop.
+// Start resumes the retrains that were waiting for a train job when the
+// server stopped, then checks schedules and live quality every Interval
+// until ctx ends or Stop.
 func (l *Lifecycle) Start(ctx context.Context) error {
+	l.resume(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	l.mu.Lock()
 	l.stop = cancel
@@ -140,9 +143,10 @@ func (l *Lifecycle) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loop and any retrain under way (its train job goes on;
-// the retrain is recorded as failed); safe before Start and more than
-// once.
+// Stop ends the loop and any retrain under way: one waiting for its train
+// job (which goes on) is recorded as such and resumes at the next Start;
+// one in another step is recorded as failed. Safe before Start and more
+// than once.
 func (l *Lifecycle) Stop() {
 	l.mu.Lock()
 	l.stopped = true
@@ -154,10 +158,11 @@ func (l *Lifecycle) Stop() {
 	}
 	l.mu.Unlock()
 	l.wg.Wait()
+	l.runs.Wait()
 }
 
 // Wait blocks until no retrain is under way; tests use it.
-func (l *Lifecycle) Wait() { l.wg.Wait() }
+func (l *Lifecycle) Wait() { l.runs.Wait() }
 
 // Status returns a deployment's loop state (idle with nothing else before
 // its first retrain); nil on a nil Lifecycle.
@@ -325,7 +330,7 @@ func (l *Lifecycle) trigger(ctx context.Context, d joule.Deployment, tr joule.Re
 	l.mu.Unlock()
 
 	l.event(ctx, d, d.ModelVersion, 0, fmt.Sprintf("triggered (%s): %s; the deployment serves version %d", tr.Kind, tr.Reason, d.ModelVersion))
-	l.wg.Go(func() {
+	l.runs.Go(func() {
 		defer func() {
 			cancel()
 			l.mu.Lock()
@@ -367,10 +372,24 @@ func (l *Lifecycle) run(ctx context.Context, d joule.Deployment, p joule.Retrain
 	lb := job.Spec.Labels
 	l.event(ctx, d, prod.Version, 0, fmt.Sprintf("train job %s started: %s on dataset %s version %s (the newest), with the training spec of version %d",
 		job.ID, cmp.Or(lb["algorithm"], prod.Algorithm), cmp.Or(lb["dataset"], prod.DatasetName), cmp.Or(lb["dataset_version"], "?"), prod.Version))
+	l.afterJob(ctx, d, p, tr, prod, job.ID)
+}
 
-	job, err = l.waitJob(ctx, d.WorkspaceID, job.ID)
+// afterJob is a retrain from its train job on: wait for the job, find its
+// version, evaluate, promote or keep.
+func (l *Lifecycle) afterJob(ctx context.Context, d joule.Deployment, p joule.RetrainPolicy, tr joule.RetrainTrigger, prod joule.ModelVersion, jobID string) {
+	by := cmp.Or(tr.By, "lifecycle")
+	job, err := l.waitJob(ctx, d.WorkspaceID, jobID)
+	if errors.Is(err, errStopping) {
+		l.mu.Lock()
+		st := l.statusLocked(d.ID)
+		st.State, st.Since = joule.LifecycleIdle, l.cfg.Now().UTC()
+		l.mu.Unlock()
+		l.event(ctx, d, prod.Version, 0, fmt.Sprintf("%s%s ran; the retrain goes on when the server starts again", stoppedPrefix, jobID))
+		return
+	}
 	if err != nil {
-		l.finish(ctx, d, nil, 0, fmt.Sprintf("stopped waiting for train job %s: %s", job.ID, joule.ErrorMessage(err)))
+		l.finish(ctx, d, nil, 0, fmt.Sprintf("stopped waiting for train job %s: %s", jobID, joule.ErrorMessage(err)))
 		return
 	}
 	if job.State != joule.JobSucceeded {
@@ -482,6 +501,84 @@ func (l *Lifecycle) event(ctx context.Context, d joule.Deployment, from, to int,
 	l.cfg.Deployments.event(ctx, d, joule.DeploymentRetrain, from, to, reason)
 }
 
+// errStopping ends a wait when the loop stops.
+var errStopping = joule.Errorf(joule.EUNAVAILABLE, "the server is stopping")
+
+// Event texts that resume reads back.
+const (
+	triggeredPrefix = "triggered ("
+	startedPrefix   = "train job "
+	startedInfix    = " started: "
+	stoppedPrefix   = "the server stopped while train job "
+	servesInfix     = "; the deployment serves version "
+)
+
+// resume picks up the retrains that were waiting for their train job when
+// the server stopped (or crashed): a deployment whose latest retrain
+// events name a started job and no outcome waits for that job again, then
+// evaluates and promotes or keeps as usual.
+func (l *Lifecycle) resume(ctx context.Context) {
+	for _, d := range l.cfg.Deployments.Deployments() {
+		var tr *joule.RetrainTrigger
+		jobID := ""
+		cursor := ""
+		for {
+			es, next, err := l.cfg.Store.ListDeploymentEvents(ctx, d.ID, joule.ListOptions{Limit: joule.MaxLimit, Cursor: cursor})
+			if err != nil {
+				l.cfg.Logger.WarnContext(ctx, "retrain: read events to resume", "deployment", d.Name, "err", err)
+				break
+			}
+			for _, e := range es {
+				if e.Kind != joule.DeploymentRetrain {
+					continue
+				}
+				r := e.Reason
+				switch {
+				case strings.HasPrefix(r, triggeredPrefix):
+					kind, rest, _ := strings.Cut(r[len(triggeredPrefix):], "): ")
+					reason, _, _ := strings.Cut(rest, servesInfix)
+					tr, jobID = &joule.RetrainTrigger{Kind: kind, Reason: reason, By: "lifecycle", Time: e.Time}, ""
+				case strings.HasPrefix(r, startedPrefix) && strings.Contains(r, startedInfix):
+					jobID, _, _ = strings.Cut(r[len(startedPrefix):], startedInfix)
+				case strings.HasPrefix(r, "failed: "), strings.HasPrefix(r, "kept version "), strings.HasPrefix(r, "promoted version "):
+					tr, jobID = nil, ""
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if tr == nil || jobID == "" {
+			continue
+		}
+		prod, err := l.cfg.Store.GetModelVersion(ctx, d.ModelID, d.ModelVersion)
+		if err != nil {
+			continue
+		}
+		p := policyOf(d)
+		l.mu.Lock()
+		st := l.statusLocked(d.ID)
+		until := tr.Time.Add(time.Duration(p.Cooldown))
+		*st = joule.LifecycleStatus{State: joule.LifecycleTraining, Since: l.cfg.Now().UTC(), LastTrigger: tr, LastJob: jobID, CooldownUntil: &until}
+		l.seq++
+		id := l.seq
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		l.cancels[id] = cancel
+		l.mu.Unlock()
+		l.event(ctx, d, prod.Version, 0, fmt.Sprintf("resumed after a restart: waiting for train job %s (triggered (%s): %s)", jobID, tr.Kind, tr.Reason))
+		l.runs.Go(func() {
+			defer func() {
+				cancel()
+				l.mu.Lock()
+				delete(l.cancels, id)
+				l.mu.Unlock()
+			}()
+			l.afterJob(rctx, d, p, *tr, prod, jobID)
+		})
+	}
+}
+
 // waitJob reads the job's state every Poll until it ends.
 func (l *Lifecycle) waitJob(ctx context.Context, workspaceID, id string) (joule.Job, error) {
 	t := time.NewTicker(l.cfg.Poll)
@@ -496,7 +593,7 @@ func (l *Lifecycle) waitJob(ctx context.Context, workspaceID, id string) (joule.
 		}
 		select {
 		case <-ctx.Done():
-			return joule.Job{ID: id}, joule.Errorf(joule.EUNAVAILABLE, "the server is stopping")
+			return joule.Job{ID: id}, errStopping
 		case <-t.C:
 		}
 	}
