@@ -303,13 +303,13 @@ func (l *Lifecycle) trigger(ctx context.Context, d joule.Deployment, tr joule.Re
 	manual := tr.Kind == joule.TriggerManual
 	switch {
 	case st.State != joule.LifecycleIdle:
-		job := st.LastJob
+		state, job := st.State, st.LastJob
 		if !manual {
 			st.Ignored++
 		}
 		l.mu.Unlock()
 		l.cfg.Logger.DebugContext(ctx, "retrain trigger ignored: one is under way", "deployment", d.Name, "trigger", tr.Kind)
-		return joule.Errorf(joule.ECONFLICT, "deployment %q is already retraining (state %s, job %s)", d.Name, st.State, cmp.Or(job, "not started yet"))
+		return joule.Errorf(joule.ECONFLICT, "deployment %q is already retraining (state %s, job %s)", d.Name, state, cmp.Or(job, "not started yet"))
 	case !manual && st.CooldownUntil != nil && now.Before(*st.CooldownUntil):
 		st.Ignored++
 		until := *st.CooldownUntil
@@ -327,19 +327,26 @@ func (l *Lifecycle) trigger(ctx context.Context, d joule.Deployment, tr joule.Re
 	id := l.seq
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancels[id] = cancel
+	l.runs.Add(1) // under mu, so that Stop's Wait sees it
 	l.mu.Unlock()
 
 	l.event(ctx, d, d.ModelVersion, 0, fmt.Sprintf("triggered (%s): %s; the deployment serves version %d", tr.Kind, tr.Reason, d.ModelVersion))
-	l.runs.Go(func() {
-		defer func() {
-			cancel()
-			l.mu.Lock()
-			delete(l.cancels, id)
-			l.mu.Unlock()
-		}()
+	go func() {
+		defer l.done(id)
 		l.run(rctx, d, p, tr)
-	})
+	}()
 	return nil
+}
+
+// done ends run id.
+func (l *Lifecycle) done(id int) {
+	l.mu.Lock()
+	if c := l.cancels[id]; c != nil {
+		c()
+	}
+	delete(l.cancels, id)
+	l.mu.Unlock()
+	l.runs.Done()
 }
 
 // policyOf returns d's policy with its defaults (a manual retrain of a
@@ -558,6 +565,10 @@ func (l *Lifecycle) resume(ctx context.Context) {
 		}
 		p := policyOf(d)
 		l.mu.Lock()
+		if l.stopped {
+			l.mu.Unlock()
+			return
+		}
 		st := l.statusLocked(d.ID)
 		until := tr.Time.Add(time.Duration(p.Cooldown))
 		*st = joule.LifecycleStatus{State: joule.LifecycleTraining, Since: l.cfg.Now().UTC(), LastTrigger: tr, LastJob: jobID, CooldownUntil: &until}
@@ -565,17 +576,13 @@ func (l *Lifecycle) resume(ctx context.Context) {
 		id := l.seq
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		l.cancels[id] = cancel
+		l.runs.Add(1)
 		l.mu.Unlock()
 		l.event(ctx, d, prod.Version, 0, fmt.Sprintf("resumed after a restart: waiting for train job %s (triggered (%s): %s)", jobID, tr.Kind, tr.Reason))
-		l.runs.Go(func() {
-			defer func() {
-				cancel()
-				l.mu.Lock()
-				delete(l.cancels, id)
-				l.mu.Unlock()
-			}()
+		go func() {
+			defer l.done(id)
 			l.afterJob(rctx, d, p, *tr, prod, jobID)
-		})
+		}()
 	}
 }
 
