@@ -454,13 +454,16 @@ func (l *Lifecycle) afterJob(ctx context.Context, d joule.Deployment, p joule.Re
 			fmt.Sprintf("kept version %d in staging: it does not beat version %d by the margin: %s; the deployment still serves version %d", cand.Version, prod.Version, scores, prod.Version))
 		return
 	}
-	if err := l.stage(ctx, d, cand, joule.StageProduction); err != nil {
-		l.finish(ctx, d, &c, cand.Version, fmt.Sprintf("version %d won (%s) but could not be moved to production in the registry: %s", cand.Version, scores, joule.ErrorMessage(err)))
-		return
-	}
+	// The deployment switches first: if it cannot, the registry is left as
+	// it was and the candidate waits in staging.
 	reason := fmt.Sprintf("retrain (%s): version %d beats version %d: %s", tr.Kind, cand.Version, prod.Version, scores)
 	if _, err := l.cfg.Promote.Promote(ctx, d.WorkspaceID, d.ID, cand.Version, by, reason); err != nil {
-		l.finish(ctx, d, &c, cand.Version, fmt.Sprintf("version %d won (%s) and is in production in the registry, but the deployment could not switch to it: %s", cand.Version, scores, joule.ErrorMessage(err)))
+		l.stage(ctx, d, cand, joule.StageStaging)
+		l.finish(ctx, d, &c, cand.Version, fmt.Sprintf("version %d won (%s) but the deployment could not switch to it: %s; it stays in staging", cand.Version, scores, joule.ErrorMessage(err)))
+		return
+	}
+	if err := l.stage(ctx, d, cand, joule.StageProduction); err != nil {
+		l.finish(ctx, d, &c, cand.Version, fmt.Sprintf("the deployment now serves version %d, which won (%s), but the registry could not move it to production: %s", cand.Version, scores, joule.ErrorMessage(err)))
 		return
 	}
 	l.finish(ctx, d, &c, cand.Version, "")

@@ -604,3 +604,48 @@ func TestRetrainResumesAfterRestart(t *testing.T) {
 		t.Errorf("a restart after the outcome added %d events", n-len(evs))
 	}
 }
+
+// refusingPromoter stands for a deployment that cannot switch versions.
+type refusingPromoter struct{}
+
+func (refusingPromoter) Promote(context.Context, string, string, int, string, string) (joule.Deployment, error) {
+	return joule.Deployment{}, joule.Errorf(joule.ECONFLICT, "a canary is running")
+}
+
+var _ Promoter = refusingPromoter{}
+
+// TestRetrainSwitchRefused checks that a winner the deployment cannot
+// switch to is recorded as failed, stays in staging, and leaves the
+// registry's production version alone.
+func TestRetrainSwitchRefused(t *testing.T) {
+	t.Parallel()
+	l := newLoop(t)
+	ctx := t.Context()
+	l.german(t, func(i int) bool { return i < 150 }, func(i int) bool { return i%5 < 2 })
+	prod := l.train(t, 1)
+	if _, _, err := l.models.Promote(ctx, l.ws.ID, prod.ModelID, 1, joule.StageProduction); err != nil {
+		t.Fatal(err)
+	}
+	l.german(t, all, none)
+	if _, err := l.mgr.Create(ctx, l.ws.ID, joule.Deployment{Name: "credit", Model: "german"}, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	l.lc.cfg.Promote = refusingPromoter{}
+	if _, err := l.lc.Retrain(ctx, l.ws.ID, "credit", "", "tok_alice"); err != nil {
+		t.Fatal(err)
+	}
+	l.lc.Wait()
+	st := l.lc.Status(mustID(t, l, "credit"))
+	if st.LastOutcome != joule.RetrainFailed || st.LastComparison == nil || !st.LastComparison.Wins ||
+		!strings.Contains(st.LastReason, "but the deployment could not switch to it: a canary is running; it stays in staging") {
+		t.Fatalf("status %+v; want a failed switch of a winner", st)
+	}
+	for n, want := range map[int]string{1: joule.StageProduction, 2: joule.StageStaging} {
+		if v, _ := l.store.GetModelVersion(ctx, prod.ModelID, n); v.Stage != want {
+			t.Errorf("version %d is in stage %s, want %s", n, v.Stage, want)
+		}
+	}
+	if d, _ := l.mgr.Lookup(ctx, l.ws.ID, "credit"); d.ModelVersion != 1 {
+		t.Errorf("serves version %d, want 1", d.ModelVersion)
+	}
+}
