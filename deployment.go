@@ -210,7 +210,13 @@ func (d *Deployment) Normalize() error {
 	case d.MaxBatch < 0:
 		return Errorf(EINVALID, "max_batch: negative")
 	}
-	return d.Monitor.Validate() // monitor: drift and live-quality settings (deployment_monitor.go)
+	if err := d.Monitor.Validate(); err != nil { // drift and live-quality settings (deployment_monitor.go)
+		return err
+	}
+	if d.Retrain != nil {
+		return d.Retrain.Normalize("")
+	}
+	return nil
 }
 
 // DeploymentStatus is a deployment's live state.

@@ -24,20 +24,30 @@ const (
 // servingMonitor configures the deployments' monitor: with --alert-webhook,
 // each alert event (drift, live quality) is also posted to the webhook,
 // signed with its secret as the sustainability alerts are.
-func servingMonitor(cfg cli.UpConfig, logger *slog.Logger) (serving.MonitorConfig, error) {
-	if cfg.AlertWebhook == "" {
-		return serving.MonitorConfig{}, nil
-	}
-	secret, err := os.ReadFile(cfg.AlertSecretFile)
-	if err != nil {
-		return serving.MonitorConfig{}, joule.Errorf(joule.EINVALID, "alert_secret_file: %v", err)
-	}
-	wh := &sustain.Webhook{URL: cfg.AlertWebhook, Secret: bytes.TrimSpace(secret), Logger: logger}
-	if err := wh.Validate(); err != nil {
-		return serving.MonitorConfig{}, err
+//
+// onDrift, when set, receives every drift alert too: the retraining loop's
+// drift trigger (it acts only on deployments whose policy says so).
+func servingMonitor(cfg cli.UpConfig, logger *slog.Logger, onDrift func(ctx context.Context, d joule.Deployment, reason string)) (serving.MonitorConfig, error) {
+	var wh *sustain.Webhook
+	if cfg.AlertWebhook != "" {
+		secret, err := os.ReadFile(cfg.AlertSecretFile)
+		if err != nil {
+			return serving.MonitorConfig{}, joule.Errorf(joule.EINVALID, "alert_secret_file: %v", err)
+		}
+		wh = &sustain.Webhook{URL: cfg.AlertWebhook, Secret: bytes.TrimSpace(secret), Logger: logger}
+		if err := wh.Validate(); err != nil {
+			return serving.MonitorConfig{}, err
+		}
 	}
 	return serving.MonitorConfig{Alert: func(ctx context.Context, d joule.Deployment, e joule.DeploymentEvent) {
-		if err := wh.Send(ctx, deploymentAlert(d, e)); err != nil {
+		a := deploymentAlert(d, e)
+		if a.Kind == alertDeploymentDrift && onDrift != nil {
+			onDrift(ctx, d, e.Reason)
+		}
+		if wh == nil {
+			return
+		}
+		if err := wh.Send(ctx, a); err != nil {
 			logger.ErrorContext(ctx, "deployment alert not delivered", "deployment", d.Name, "event", e.ID, "err", err)
 		}
 	}}, nil

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -157,18 +158,35 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		AllowPrivateURLs: cfg.AllowPrivateURLs, Logger: logger.With("subsystem", "dataset")}
 	models := &model.Service{Store: store, DataDir: cfg.DataDir, Executable: exe, Submit: jobs.Submit, Logger: logger.With("subsystem", "model")}
 
-	monitorCfg, err := servingMonitor(cfg, logger.With("subsystem", "serving")) // alerts to the webhook (serving_monitor.go)
+	// Alerts go to the webhook (serving_monitor.go); drift alerts also
+	// trigger the retraining loop, which starts after the manager.
+	// The manager's hooks run on its goroutines, so the loop they reach is
+	// published atomically once it has started.
+	var loop atomic.Pointer[serving.Lifecycle]
+	monitorCfg, err := servingMonitor(cfg, logger.With("subsystem", "serving"), func(ctx context.Context, d joule.Deployment, reason string) {
+		if l := loop.Load(); l != nil {
+			l.OnDrift(ctx, d, reason)
+		}
+	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec, Monitor: monitorCfg,
-		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving")})
+		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving"),
+		LifecycleStatus: func(id string) *joule.LifecycleStatus { return loop.Load().Status(id) }})
 	if err := deployments.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	defer deployments.Stop()
+	lifecycle, err := startLifecycle(ctx, store, deployments, models, logger.With("subsystem", "lifecycle"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	loop.Store(lifecycle)
+	defer lifecycle.Stop()
 	meter := &servingMeter{mgr: deployments, power: local.power, cfg: es.account, policy: es.policy, logger: logger.With("subsystem", "serving")}
 	meter.Start(ctx)
 	defer meter.Stop()
@@ -209,6 +227,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		Datasets:     datasets,
 		Models:       models,
 		Deployments:  deployments,
+		Lifecycle:    lifecycle,
 		Registry:     reg,
 		Console:      console,
 		Logger:       logger.With("subsystem", "http"),

@@ -20,6 +20,7 @@ func (m *Main) deployCommand() *cobra.Command {
 	var healthPath, predictPath, workDir string
 	var env []string
 	var mon *monitorFlags
+	var retrain retrainFlags
 	cmd := &cobra.Command{
 		Use:   "deploy MODEL[@VERSION] --name N [--min 0] [--max 4] [--target-concurrency 8] [-- SERVER COMMAND…]",
 		Short: "Serve a model version, or your own model server, as an endpoint with autoscaling replicas",
@@ -77,6 +78,7 @@ then optional (the registered version the server serves, for lineage).`,
 			}
 			d.IdleTimeout, d.ColdStartTimeout = joule.Duration(idle), joule.Duration(cold)
 			d.Monitor = mon.deployMonitor() // monitor: nil when no monitor flag is given
+			d.Retrain = retrain.policy(cmd)
 			if d.Name == "" {
 				return joule.Errorf(joule.EINVALID, "--name: required")
 			}
@@ -115,6 +117,7 @@ then optional (the registered version the server serves, for lineage).`,
 	f.StringArrayVar(&env, "env", nil, "model server command: NAME=VALUE in its environment (repeatable)")
 	f.StringVar(&workDir, "workdir", "", "model server command: its working directory")
 	mon = addMonitorFlags(f) // --window-rows, --psi-threshold, --min-accuracy, … (deployment_monitor.go)
+	retrain.add(cmd, "retrain-")
 	return cmd
 }
 
@@ -167,6 +170,8 @@ func (m *Main) deploymentCommand() *cobra.Command {
 		},
 		m.deploymentScaleCommand(),
 		m.deploymentMonitorCommand(), m.deploymentDriftCommand(), m.deploymentFeedbackCommand(), // monitor (deployment_monitor.go)
+		m.deploymentRetrainCommand(),
+		m.deploymentLifecycleCommand(),
 		&cobra.Command{
 			Use: "events NAME", Short: "A deployment's events: every scaling decision with its reason, cold starts", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {

@@ -39,6 +39,8 @@ type Config struct {
 	// Deployments serves model deployments. nil: deployment routes answer
 	// 503.
 	Deployments DeploymentService
+	// Lifecycle runs the retraining loop. nil: retrain routes answer 503.
+	Lifecycle LifecycleService
 	// Console serves everything outside /v1, /metrics, /healthz and /readyz.
 	// nil answers those paths with 404.
 	Console http.Handler
@@ -125,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	for _, r := range slices.Concat(s.routeTable(), s.jobRoutes(), s.energyRoutes(), s.sustainRoutes(), s.datasetRoutes(), s.modelRoutes(),
-		s.deploymentRoutes(), s.deploymentTrafficRoutes(), s.deploymentTokenRoutes(), s.deploymentMonitorRoutes()) {
+		s.deploymentRoutes(), s.deploymentTrafficRoutes(), s.deploymentTokenRoutes(), s.deploymentMonitorRoutes(), s.deploymentLifecycleRoutes()) {
 		s.register(r)
 	}
 	doc, err := buildOpenAPI(s.routes)

@@ -43,8 +43,11 @@ type Config struct {
 	// max replicas × workers × (1 + this) requests at once; beyond that a
 	// request gets 503 at once.
 	QueuePerWorker int
-	Logger         *slog.Logger
-	Monitor        MonitorConfig // monitor: drift, feedback and alerts (monitor.go)
+	// LifecycleStatus returns the retraining loop's state for a
+	// deployment, shown in its status (nil: none).
+	LifecycleStatus func(deploymentID string) *joule.LifecycleStatus
+	Logger          *slog.Logger
+	Monitor         MonitorConfig // drift, feedback and alerts (monitor.go)
 }
 
 // Manager runs the deployments of this server.
@@ -328,6 +331,9 @@ func (m *Manager) withStatus(d joule.Deployment) joule.Deployment {
 	m.mu.Unlock()
 	if rt != nil {
 		d.Status = rt.status()
+		if m.cfg.LifecycleStatus != nil {
+			d.Status.Lifecycle = m.cfg.LifecycleStatus(d.ID)
+		}
 	}
 	m.monitorStatus(&d) // monitor: status.drift and status.live
 	return d
@@ -391,7 +397,7 @@ func (m *Manager) Events(ctx context.Context, workspaceID, ref string, opt joule
 func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, from, to int, reason string) {
 	m.mu.Lock()
 	now := m.cfg.Now().UTC()
-	at := now
+	at := now.Truncate(time.Millisecond) // IDs hold milliseconds
 	if !at.After(m.lastID) {
 		at = m.lastID.Add(time.Millisecond) // IDs order by millisecond
 	}
