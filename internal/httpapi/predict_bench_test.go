@@ -74,7 +74,7 @@ const creditBody = `{"instances":[{"X1":20000,"X2":2,"X3":2,"X4":1,"X5":24,"X6":
 
 // newPredictEnv is the API with a serving manager and a public deployment
 // "rf" of the credit forest at one replica.
-func newPredictEnv(b *testing.B) *env {
+func newPredictEnv(b testing.TB) *env {
 	b.Helper()
 	data, err := creditForest()
 	if err != nil {
