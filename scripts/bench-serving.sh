@@ -27,8 +27,11 @@
 # Needs: go, wrk (LuaJIT), /usr/bin/python3 with flask and sklearn
 # (Debian python3-flask python3-sklearn).
 # Usage: scripts/bench-serving.sh [path/to/UCI_Credit_Card.csv]
-# Knobs (environment): DURATION=10 CONNS=64 OVER_CONNS=256 P99_BOUND_MS=50
+# Knobs (environment): DURATION=10 CONNS=64 OVER_CONNS=256 P99_BOUND_MS=100
 # BISECT=3.
+# The sustainable rate needs a quiet machine: on a shared one, stalls of
+# other tenants fail steps far below a server's capacity, so each server's
+# CAPACITY (the achieved rate unpaced, $CONNS connections) is given too.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -36,7 +39,7 @@ csv=$(realpath "${1:-examples/data/finance/UCI_Credit_Card.csv}")
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 OVER_CONNS=${OVER_CONNS:-256}
-P99_BOUND_MS=${P99_BOUND_MS:-50}
+P99_BOUND_MS=${P99_BOUND_MS:-100}
 BISECT=${BISECT:-3}
 THREADS=2
 
@@ -113,7 +116,7 @@ run() {
 		wrk -t$THREADS -c"$3" -d"$4"s --timeout 10s -s scripts/benchserve/pace.lua "$1" |
 		sed -n 's/^RESULT //p'
 }
-field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+field() { printf '%s\n' "$1" | tr ' ;' '\n\n' | sed -n "s/^$2=//p"; }
 passes() { # RESULT OFFERED
 	printf '%s\n' "$1" | awk -v offered="$2" -v bound="$P99_BOUND_MS" '{
 		for (i=1;i<=NF;i++) { split($i, kv, "="); v[kv[1]]=kv[2] }
@@ -160,7 +163,17 @@ sustainable() {
 log "searching each server's sustainable rate ($DURATION s steps, $CONNS connections)"
 s_echo=$(sustainable echo "$eurl" 2000)
 s_joule=$(sustainable joule "$jurl" 1000)
-s_flask=$(sustainable flask "$furl" 50)
+s_flask=$(sustainable flask "$furl" 40)
+# Capacity: the same connections without pacing (closed loop), a measure
+# that stalls of other tenants lower but do not fail.
+capacity() {
+	r=$(run "$2" 10000000 "$CONNS" "$DURATION")
+	log "$1 unpaced: $r"
+	echo "$r" | tr ' ' ';'
+}
+c_echo=$(capacity echo "$eurl")
+c_joule=$(capacity joule "$jurl")
+c_flask=$(capacity flask "$furl")
 hwm_sweep=$(sed -n 's/^VmHWM: *//p' /proc/$jpid/status)
 
 half=$((s_joule / 2))
@@ -212,11 +225,11 @@ echo "| server | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | non-2xx | s
 echo "|---|---|---|---|---|---|---|---|---|"
 cat "$table"
 echo
-echo "| server | sustainable/s | joule ÷ server |"
-echo "|---|---|---|"
-for s in "echo $s_echo" "joule $s_joule" "flask $s_flask"; do
+echo "| server | sustainable/s | joule ÷ server | capacity/s (unpaced) | p99 ms unpaced | joule ÷ server |"
+echo "|---|---|---|---|---|---|"
+for s in "echo $s_echo $c_echo" "joule $s_joule $c_joule" "flask $s_flask $c_flask"; do
 	set -- $s
-	echo "| $1 | $2 | $(awk -v a="$s_joule" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') |"
+	echo "| $1 | $2 | $(awk -v a="$s_joule" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') | $(field "$3" achieved) | $(field "$3" p99_ms) | $(awk -v a="$(field "$c_joule" achieved)" -v b="$(field "$3" achieved)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }') |"
 done
 echo
 echo "Latency at 50 % of joule's sustainable rate ($((DURATION * 2)) s each):"
@@ -233,7 +246,9 @@ cat "$over"
 echo
 echo "joule peak RSS (VmHWM): $hwm_sweep after the rate search, $hwm after the overload runs."
 echo
-awk -v j="$s_joule" -v e="$s_echo" -v f="$s_flask" -v p99="$(sed -n 1p "$lat" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')" 'BEGIN {
-	printf "Goals: joule ≥ 0.6x echo: %.2fx (%s); joule ≥ 20x Flask: %.1fx (%s); p99 ≤ 5 ms at 50 %%: %s ms (%s)\n",
-		j / e, (j >= 0.6 * e ? "met" : "MISSED"), (f > 0 ? j / f : 0), (f > 0 && j >= 20 * f ? "met" : "MISSED"),
-		p99, (p99 + 0 <= 5 ? "met" : "MISSED") }'
+awk -v j="$s_joule" -v e="$s_echo" -v f="$s_flask" -v cj="$(field "$c_joule" achieved)" -v ce="$(field "$c_echo" achieved)" -v cf="$(field "$c_flask" achieved)" \
+	-v p99="$(sed -n 1p "$lat" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')" 'BEGIN {
+	printf "Goals (sustainable rates): joule ≥ 0.6x echo: %.2fx (%s); joule ≥ 20x Flask: %s (%s); p99 ≤ 5 ms at 50 %%: %s ms (%s)\n",
+		(e > 0 ? j / e : 0), (e > 0 && j >= 0.6 * e ? "met" : "missed"), (f > 0 ? sprintf("%.1fx", j / f) : "Flask sustains no rate"),
+		(f > 0 && j >= 20 * f ? "met" : (f > 0 ? "missed" : "-")), p99, (p99 + 0 <= 5 ? "met" : "missed")
+	printf "Capacities (unpaced): joule ÷ echo %.2fx; joule ÷ Flask %.1fx\n", (ce > 0 ? cj / ce : 0), (cf > 0 ? cj / cf : 0) }'
