@@ -21,8 +21,8 @@
 # Latency is then measured at 50 % of joule's sustainable rate on all three
 # (and Flask also at 50 % of its own), and joule is offered 10x its
 # sustainable rate with $OVER_CONNS connections, twice: without a rate limit
-# (excess gets 503 from the admission bound) and with --rate-limit at the
-# sustainable rate (excess gets 429).
+# (excess gets 503 from the admission bound) and with --rate-limit at half
+# the sustainable rate (excess gets 429).
 #
 # Needs: go, wrk (LuaJIT), /usr/bin/python3 with flask and sklearn
 # (Debian python3-flask python3-sklearn).
@@ -208,10 +208,13 @@ overload() {
 }
 log "overload: 10x joule's sustainable rate, $OVER_CONNS connections"
 overload "no rate limit (admission bound 40)" "$jurl"
-j deploy credit@1 --name rf-limited --public --min 1 --max 1 --rate-limit "$s_joule" >/dev/null
+# The limit is half the sustainable rate, so that the excess is refused
+# even when the client reaches no more than the sustainable rate.
+limit=$((s_joule / 2))
+j deploy credit@1 --name rf-limited --public --min 1 --max 1 --rate-limit "$limit" >/dev/null
 lurl="http://127.0.0.1:$jport/v1/workspaces/default/deployments/rf-limited/predict"
 run "$lurl" 100 4 2 >/dev/null # wake it
-overload "--rate-limit $s_joule" "$lurl"
+overload "--rate-limit $limit" "$lurl"
 curl -sf -o /dev/null "$jurl" -H 'Content-Type: application/json' --data-binary @"$work/body.json" ||
 	{ echo "joule does not answer after the overload" >&2; exit 1; }
 hwm=$(sed -n 's/^VmHWM: *//p' /proc/$jpid/status)
