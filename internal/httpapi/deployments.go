@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/joule-dev/joule"
 )
@@ -189,14 +192,14 @@ func (s *Server) predictDeployment(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	ws, err := s.store.GetWorkspace(r.Context(), r.PathValue("workspace"))
+	wsID, err := s.predictWorkspace(r.Context(), r.PathValue("workspace"))
 	if err != nil {
 		if r.Header.Get("Authorization") == "" {
 			return joule.Errorf(joule.EUNAUTHORIZED, "authentication required: send Authorization: Bearer <token>")
 		}
 		return err
 	}
-	d, lerr := svc.Lookup(r.Context(), ws.ID, r.PathValue("deployment"))
+	d, lerr := svc.Lookup(r.Context(), wsID, r.PathValue("deployment"))
 	if lerr == nil && !d.Public {
 		// The deployment's own tokens are checked first, in memory.
 		if _, ok := d.TokenFor(bearer(r)); ok {
@@ -208,17 +211,80 @@ func (s *Server) predictDeployment(w http.ResponseWriter, r *http.Request, c *ca
 		if err != nil {
 			return err
 		}
-		if err := joule.Authorize(p, joule.RoleViewer, ws.ID); err != nil {
+		if err := joule.Authorize(p, joule.RoleViewer, wsID); err != nil {
 			return err
 		}
 		if lerr != nil {
 			return lerr
 		}
 	}
-	resp, err := svc.Predict(r.Context(), ws.ID, d.ID, r.Body)
+	resp, err := svc.Predict(r.Context(), wsID, d.ID, r.Body)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeCompactJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// predictWorkspace resolves the workspace of a predict call, by name or ID,
+// to its ID. Predict is the hot path and a store read costs more than the
+// rest of the call (docs/perf.md, "Serving"), so resolved references are
+// kept: a workspace is never renamed and never deleted (joule.Store has no
+// such method), so a reference, once resolved, keeps its ID. Misses are
+// not kept.
+func (s *Server) predictWorkspace(ctx context.Context, ref string) (string, error) {
+	if id, ok := s.predictWorkspaces.get(ref); ok {
+		return id, nil
+	}
+	ws, err := s.store.GetWorkspace(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	s.predictWorkspaces.put(ref, ws.ID)
+	return ws.ID, nil
+}
+
+// maxWorkspaceIDs bounds the workspace references predict keeps; the set
+// starts over when it is full, so that references nobody resolves again
+// cannot grow it.
+const maxWorkspaceIDs = 4096
+
+// workspaceIDs maps workspace references (names and IDs) to IDs; the zero
+// value is empty and ready.
+type workspaceIDs struct {
+	mu  sync.RWMutex
+	ids map[string]string
+}
+
+func (c *workspaceIDs) get(ref string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.ids[ref]
+	return id, ok
+}
+
+func (c *workspaceIDs) put(ref, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil || len(c.ids) >= maxWorkspaceIDs {
+		c.ids = make(map[string]string)
+	}
+	c.ids[ref] = id
+}
+
+// writeCompactJSON is writeJSON without indentation, for predict answers:
+// machines read them, and indenting costs as much as encoding.
+func writeCompactJSON(w http.ResponseWriter, status int, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeJSON(w, status, v) // the same answer as any other handler's
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
 }

@@ -101,6 +101,8 @@ type Server struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+
+	predictWorkspaces workspaceIDs // predict's workspace lookups (deployments.go)
 }
 
 // New returns a Server with every route registered.

@@ -1,8 +1,8 @@
 // Package serving runs model deployments in the server's process: each
-// deployment is a set of replicas of one model version, each replica a
-// bounded pool of worker goroutines locked to their OS threads, so that the
-// CPU time of every predict call is measured (RUSAGE_THREAD) and the energy
-// meter can treat a replica as an entity.
+// deployment is a set of replicas of one model version, each replica
+// running a bounded number of predict calls at once, each call locked to
+// its OS thread while it runs, so that its CPU time is measured
+// (RUSAGE_THREAD) and the energy meter can treat a replica as an entity.
 //
 // The Manager keeps the deployments, routes predict calls to the least
 // busy replica, rate-limits them, and autoscales: Tick (called every

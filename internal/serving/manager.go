@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -439,6 +438,11 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (*
 	d.mu.Unlock()
 	d.enter()
 	defer d.leave()
+	// Refused before the body is read, so that a refusal costs little.
+	if limit := int64(spec.MaxReplicas * spec.TargetConcurrency * (1 + m.cfg.QueuePerWorker)); d.inflight.Load() > limit {
+		return nil, joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
+			spec.Name, d.inflight.Load(), spec.MaxReplicas, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker)
+	}
 
 	data, err := io.ReadAll(io.LimitReader(body, spec.BodyLimit+1))
 	if err != nil {
@@ -449,10 +453,6 @@ func (m *Manager) predict(ctx context.Context, d *deployment, body io.Reader) (*
 	}
 	if int64(len(data)) > spec.BodyLimit {
 		return nil, joule.PredictResponse{}, joule.Errorf(joule.ETOOLARGE, "body: over this deployment's limit of %d bytes", spec.BodyLimit)
-	}
-	if limit := int64(spec.MaxReplicas * spec.TargetConcurrency * (1 + m.cfg.QueuePerWorker)); d.inflight.Load() > limit {
-		return nil, joule.PredictResponse{}, joule.Errorf(joule.EUNAVAILABLE, "deployment %q is overloaded: %d requests in flight at %d replicas × (%d running + %d queued); retry later",
-			spec.Name, d.inflight.Load(), spec.MaxReplicas, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker)
 	}
 	d.mu.Lock()
 	t, shadow := d.route()
@@ -474,7 +474,7 @@ func (m *Manager) run(ctx context.Context, d *deployment, t *track, data []byte)
 	d.mu.Lock()
 	spec := d.spec
 	d.mu.Unlock()
-	task := &task{ctx: ctx, body: bytes.Clone(data), done: make(chan result, 1)}
+	task := &task{ctx: ctx, body: data, done: make(chan result, 1)}
 	for {
 		d.mu.Lock()
 		if len(t.replicas) > 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/joule-dev/joule"
@@ -29,6 +30,8 @@ type Predictor struct {
 	recipe *dataset.Recipe
 	inputs []joule.DatasetColumn
 	engine dataset.EngineConfig
+	// index maps each feature's name to its place, for fastMatrix.
+	index map[string]int
 }
 
 // NewPredictor wraps a loaded model. recipe and inputs are the fitted
@@ -46,6 +49,10 @@ func NewPredictor(mv joule.ModelVersion, m ml.Model, classes []string, recipe *d
 	}
 	if m.NumFeatures() != len(mv.Features) {
 		return nil, joule.Errorf(joule.EINVALID, "model: its file reads %d features, its version lists %d", m.NumFeatures(), len(mv.Features))
+	}
+	p.index = make(map[string]int, len(mv.Features))
+	for j, f := range mv.Features {
+		p.index[f.Name] = j
 	}
 	return p, nil
 }
@@ -149,13 +156,15 @@ func parseRequest(body []byte, maxBatch int) (*request, error) {
 
 // Predict parses body and predicts its rows.
 func (p *Predictor) Predict(ctx context.Context, body []byte, maxBatch int) (joule.PredictResponse, error) {
-	q, err := parseRequest(body, maxBatch)
-	if err != nil {
-		return joule.PredictResponse{}, err
-	}
-	x, err := p.matrix(ctx, q)
-	if err != nil {
-		return joule.PredictResponse{}, err
+	x, ok := p.fastMatrix(body, maxBatch)
+	if !ok {
+		q, err := parseRequest(body, maxBatch)
+		if err != nil {
+			return joule.PredictResponse{}, err
+		}
+		if x, err = p.matrix(ctx, q); err != nil {
+			return joule.PredictResponse{}, err
+		}
 	}
 	keepInputs(ctx, p.version.Version, x) // monitor: Manager.Predict copies x into the drift window after this returns; do not reuse x
 	out := joule.PredictResponse{ModelVersion: p.version.Version, Predictions: make([]any, len(x))}
@@ -334,4 +343,174 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// fastMatrix reads the common body, {"instances": [{feature: number, …},
+// …]} for a model without a recipe, straight into feature vectors, without
+// the generic decoder's maps and reflection. It takes only bodies that
+// parseRequest and matrix accept, and gives the same vectors: each value is
+// a JSON number that strconv.ParseFloat reads as encoding/json does, every
+// feature once, no other field, a whole number for an integer feature, 0
+// or 1 for a boolean one, and at most maxBatch rows. For anything else ok
+// is false and the caller runs the full parser, which names the problem.
+func (p *Predictor) fastMatrix(body []byte, maxBatch int) (x [][]float64, ok bool) {
+	if p.recipe != nil {
+		return nil, false
+	}
+	feats := p.version.Features
+	s := fastScanner{b: body}
+	if !s.byte('{') || s.key() != "instances" || !s.byte('[') {
+		return nil, false
+	}
+	seen := make([]bool, len(feats))
+	for {
+		if maxBatch > 0 && len(x) >= maxBatch {
+			return nil, false
+		}
+		if !s.byte('{') {
+			return nil, false
+		}
+		row := make([]float64, len(feats))
+		clear(seen)
+		for n := 0; ; n++ {
+			if n > 0 && !s.byte(',') {
+				break
+			}
+			k, ok := s.rawKey()
+			if !ok {
+				return nil, false
+			}
+			j, ok := p.index[string(k)]
+			if !ok || seen[j] {
+				return nil, false
+			}
+			v, ok := s.number()
+			if !ok {
+				return nil, false
+			}
+			switch feats[j].Type {
+			case joule.TypeInteger:
+				if v != math.Trunc(v) {
+					return nil, false
+				}
+			case joule.TypeBoolean:
+				if v != 0 && v != 1 {
+					return nil, false
+				}
+			}
+			row[j], seen[j] = v, true
+		}
+		if !s.byte('}') || slices.Contains(seen, false) {
+			return nil, false
+		}
+		x = append(x, row)
+		if s.byte(']') {
+			break
+		}
+		if !s.byte(',') {
+			return nil, false
+		}
+	}
+	if !s.byte('}') {
+		return nil, false
+	}
+	s.space()
+	return x, s.i == len(s.b)
+}
+
+// fastScanner reads the few JSON forms fastMatrix takes.
+type fastScanner struct {
+	b []byte
+	i int
+}
+
+func (s *fastScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// byte skips white space and then c, reporting whether c was there.
+func (s *fastScanner) byte(c byte) bool {
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// rawKey reads an object key without escapes and the colon after it.
+func (s *fastScanner) rawKey() ([]byte, bool) {
+	if !s.byte('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			k := s.b[start:s.i]
+			s.i++
+			return k, s.byte(':')
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false // escapes, control bytes and non-ASCII: the full parser
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+func (s *fastScanner) key() string {
+	k, ok := s.rawKey()
+	if !ok {
+		return ""
+	}
+	return string(k)
+}
+
+// number reads a JSON number (RFC 8259 grammar) as a finite float64.
+func (s *fastScanner) number() (float64, bool) {
+	s.space()
+	b, start := s.b, s.i
+	digits := func() bool {
+		n := s.i
+		for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+			s.i++
+		}
+		return s.i > n
+	}
+	if s.i < len(b) && b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(b) && b[s.i] == '0':
+		s.i++
+	case !digits():
+		return 0, false
+	}
+	if s.i < len(b) && b[s.i] == '.' {
+		s.i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if s.i < len(b) && (b[s.i] == 'e' || b[s.i] == 'E') {
+		s.i++
+		if s.i < len(b) && (b[s.i] == '+' || b[s.i] == '-') {
+			s.i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseFloat(string(b[start:s.i]), 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
 }

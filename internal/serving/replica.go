@@ -29,55 +29,48 @@ type predictor interface {
 	Predict(ctx context.Context, body []byte, maxBatch int) (joule.PredictResponse, error)
 }
 
-// replica is one loaded copy of the model with a bounded pool of workers.
-// Each worker is locked to its OS thread for its life, so the thread's CPU
-// time before and after a call is the call's own CPU time.
+// replica is one loaded copy of the model that runs at most workers
+// predict calls at once and holds at most queue more waiting for a turn.
+// A call runs on the goroutine that submitted it, locked to its OS thread
+// for the call, so the thread's CPU time before and after is the call's
+// own CPU time; no other thread takes the request and hands it back (two
+// thread wake-ups per call, each exposed to the OS scheduler's delay on a
+// busy machine).
 type replica struct {
 	id       string
 	pred     predictor
 	proc     *server // the model server process, for kind command
 	maxBatch int
-	work     chan *task // bounded queue; closed by stop
-	wg       sync.WaitGroup
-	// closing is closed first by stop; senders hold mu's read lock, so
-	// stop closes work only once none is sending.
+	room     chan struct{} // one per queued or running call; capacity workers + queue
+	slots    chan struct{} // one per running call; capacity workers
+	// closing is closed by stop: calls not yet admitted go elsewhere.
 	closing chan struct{}
-	mu      sync.RWMutex
 	once    sync.Once
 
 	cpuNanos    atomic.Int64 // CPU time in predict calls
 	predictions atomic.Int64 // rows predicted
-	inflight    atomic.Int64 // queued or running tasks
+	inflight    atomic.Int64 // queued or running calls
 }
 
-// newReplica starts workers goroutines with a queue of queue tasks.
+// newReplica returns a replica that runs workers calls at once with room
+// for queue more.
 func newReplica(id string, pred predictor, workers, queue, maxBatch int) *replica {
-	r := &replica{id: id, pred: pred, maxBatch: maxBatch, work: make(chan *task, queue), closing: make(chan struct{})}
-	for range workers {
-		r.wg.Go(r.worker)
-	}
-	return r
+	return &replica{id: id, pred: pred, maxBatch: maxBatch,
+		room: make(chan struct{}, workers+queue), slots: make(chan struct{}, workers), closing: make(chan struct{})}
 }
 
-func (r *replica) worker() {
-	// Never unlocked: when the worker ends its thread ends with it, so no
-	// other goroutine inherits the counter.
-	runtime.LockOSThread()
-	for t := range r.work {
-		r.run(t)
-	}
-}
-
+// run predicts t on the calling goroutine, locked to its thread.
 func (r *replica) run(t *task) {
-	defer r.inflight.Add(-1)
 	if err := t.ctx.Err(); err != nil {
 		t.done <- result{err: joule.Errorf(joule.EUNAVAILABLE, "request ended before a worker took it")}
 		return
 	}
+	runtime.LockOSThread()
 	c0, ok := threadCPU()
 	w0 := time.Now()
 	resp, err := r.pred.Predict(t.ctx, t.body, r.maxBatch)
 	c1, _ := threadCPU()
+	runtime.UnlockOSThread()
 	if ok {
 		r.cpuNanos.Add(max(c1-c0, 0))
 	} else {
@@ -93,39 +86,47 @@ func (r *replica) run(t *task) {
 var errClosed = errors.New("replica stopped")
 
 // submit queues t, waiting while the queue is full, until ctx ends or the
-// replica stops (errClosed: try another).
+// replica stops (errClosed: try another), then runs it once a worker slot
+// is free; t.done (buffered) holds the result when submit returns nil. A
+// call admitted before stop still runs.
 func (r *replica) submit(ctx context.Context, t *task) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	select {
 	case <-r.closing:
 		return errClosed
 	default:
 	}
 	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
 	select {
-	case r.work <- t:
-		return nil
+	case r.room <- struct{}{}:
 	case <-r.closing:
-		r.inflight.Add(-1)
 		return errClosed
 	case <-ctx.Done():
-		r.inflight.Add(-1)
 		return ctx.Err()
 	}
+	defer func() { <-r.room }()
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		t.done <- result{err: joule.Errorf(joule.EUNAVAILABLE, "request ended before a worker took it")}
+		return nil
+	}
+	r.run(t)
+	<-r.slots
+	return nil
 }
 
-// stop closes the queue once every sender has left; the workers finish
-// what is queued and exit. Safe more than once.
+// stop turns away calls not yet admitted; admitted ones finish. A model
+// server process is stopped once they have (or after stopGrace). Safe more
+// than once.
 func (r *replica) stop() {
 	r.once.Do(func() {
 		close(r.closing)
-		r.mu.Lock()
-		close(r.work)
-		r.mu.Unlock()
 		if r.proc != nil {
 			go func() {
-				r.wg.Wait() // the queued requests first
+				for deadline := time.Now().Add(stopGrace); r.inflight.Load() > 0 && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
 				r.proc.stop()
 			}()
 		}
