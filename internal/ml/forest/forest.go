@@ -151,13 +151,13 @@ func grow(n int, p Params, fit func(w []float64, seed uint64) (*tree.Tree, error
 
 // Predict writes into out the mean of the trees' leaf values for x: class
 // probabilities (len out = classes) or the regression estimate (len 1).
+//
+// The trees are packed (tree.Flat) on first use, as for PredictBatch: one
+// row's walk then touches one cache line per level.
 func (f *Forest) Predict(x []float64, out []float64) {
+	f.flatOnce.Do(func() { f.flat = tree.Flatten(f.Trees) })
 	clear(out)
-	for _, t := range f.Trees {
-		for j, v := range t.Leaf(x) {
-			out[j] += v
-		}
-	}
+	f.flat.AddLeaves(x, out)
 	inv := 1 / float64(len(f.Trees))
 	for j := range out {
 		out[j] *= inv

@@ -52,6 +52,26 @@ func Flatten(trees []*Tree) *Flat {
 	return f
 }
 
+// AddLeaves adds every tree's leaf values for one row x to out (len
+// NumOutputs), tree after tree: the same sums, in the same order, as
+// adding Leaf(x) tree by tree.
+func (f *Flat) AddLeaves(x []float64, out []float64) {
+	nodes, values := f.nodes, f.values
+	for _, root := range f.roots {
+		n := root
+		for nd := &nodes[n]; nd.feature >= 0; nd = &nodes[n] {
+			n = nd.next
+			if !(x[nd.feature] <= nd.threshold) { // as Leaf: NaN goes right
+				n++
+			}
+		}
+		v := int(nodes[n].next)
+		for j := range out {
+			out[j] += values[v+j]
+		}
+	}
+}
+
 // NumTrees returns the number of trees.
 func (f *Flat) NumTrees() int { return len(f.roots) }
 
