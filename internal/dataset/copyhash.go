@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/cgo"
 	"sync/atomic"
 	"unsafe"
@@ -43,12 +44,23 @@ import (
 // the first DuckDB once the rows are written (the CSV reader's rejects live
 // there).
 func copyHashed(ctx context.Context, cfg EngineConfig, query string, cols []joule.DatasetColumn, path, opts string, after func(e *engine) error) (int64, string, error) {
-	read, err := openEngine(cfg)
+	// The COPY's one thread writes; the reading DuckDB gets the other
+	// cores, and at least one thread. (Its streamed result is fetched by a
+	// thread that busy-waits while only background threads have work, so
+	// more threads than cores would only spin.)
+	threads := cfg.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	rcfg := cfg
+	rcfg.Threads = max(1, threads-1)
+	read, err := openEngine(rcfg)
 	if err != nil {
 		return 0, "", err
 	}
 	defer read.close()
 	wcfg := cfg
+	wcfg.Threads = 1
 	if cfg.TempDir != "" {
 		// Two DuckDBs in one process must not share a spill directory.
 		wcfg.TempDir = filepath.Join(cfg.TempDir, "write")
