@@ -74,7 +74,11 @@ func copyHashed(ctx context.Context, cfg EngineConfig, query string, cols []joul
 	}
 	defer write.close()
 
-	src := &chunkSource{cols: cols, chunks: make(chan *sharedChunk, 8)}
+	// The queues are deep (64 chunks, a few MB) so that the reader, the
+	// hasher and the writer each work through a backlog instead of waking
+	// one another for every chunk.
+	const depth = 64
+	src := &chunkSource{cols: cols, chunks: make(chan *sharedChunk, depth)}
 	if err := src.register(write.conn); err != nil {
 		return 0, "", err
 	}
@@ -87,7 +91,8 @@ func copyHashed(ctx context.Context, cfg EngineConfig, query string, cols []joul
 	}()
 
 	th := newTableHasher(cols)
-	toHash := make(chan *sharedChunk, 8)
+	th.workers = 1 // the hasher runs beside the reader and the writer
+	toHash := make(chan *sharedChunk, depth)
 	hashDone := make(chan struct{})
 	go func() {
 		defer close(hashDone)
