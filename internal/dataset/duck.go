@@ -15,7 +15,8 @@ import (
 // EngineConfig bounds what DuckDB may use.
 type EngineConfig struct {
 	// MemoryLimit is DuckDB's memory_limit, e.g. "512MB" (default 512MB):
-	// larger work spills to TempDir.
+	// larger work spills to TempDir. It bounds each DuckDB an operation
+	// opens; an ingest runs two at once while it writes (copyHashed).
 	MemoryLimit string
 	// Threads is DuckDB's thread count (0: one per core).
 	Threads int

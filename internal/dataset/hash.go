@@ -49,31 +49,14 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 		sel = []string{"1"}
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + lit(path) + ")"
-	hs := make([]*columnHasher, len(cols))
-	for i, c := range cols {
-		hs[i] = &columnHasher{typ: c.Type, h: sha256.New()}
-	}
-	// DuckDB fetches the next chunks while Go hashes the last ones, each
-	// chunk's columns in parallel.
-	workers := min(runtime.GOMAXPROCS(0), len(cols))
+	// DuckDB fetches the next chunks while Go hashes the last ones.
+	th := newTableHasher(cols)
 	chunks := make(chan bindings.DataChunk, 8)
-	var rows int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for chunk := range chunks {
-			n := int(bindings.DataChunkGetSize(chunk))
-			rows += int64(n)
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for j := int(next.Add(1) - 1); j < len(hs); j = int(next.Add(1) - 1) {
-						hs[j].chunk(bindings.DataChunkGetVector(chunk, bindings.IdxT(j)), n)
-					}
-				})
-			}
-			wg.Wait()
+			th.add(chunk)
 			bindings.DestroyDataChunk(&chunk)
 		}
 	}()
@@ -83,16 +66,55 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)
 	}
+	return th.sum(), nil
+}
+
+// tableHasher computes the version 2 content hash (see hashParquet) of a
+// table given as DuckDB chunks in row order, whose vectors are flat and of
+// the columns' joule types' DuckDB types.
+type tableHasher struct {
+	cols    []joule.DatasetColumn
+	hs      []*columnHasher
+	rows    int64
+	workers int
+}
+
+func newTableHasher(cols []joule.DatasetColumn) *tableHasher {
+	t := &tableHasher{cols: cols, hs: make([]*columnHasher, len(cols)), workers: min(runtime.GOMAXPROCS(0), len(cols))}
+	for i, c := range cols {
+		t.hs[i] = &columnHasher{typ: c.Type, h: sha256.New()}
+	}
+	return t
+}
+
+// add digests the next chunk, its columns in parallel.
+func (t *tableHasher) add(chunk bindings.DataChunk) {
+	n := int(bindings.DataChunkGetSize(chunk))
+	t.rows += int64(n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range t.workers {
+		wg.Go(func() {
+			for j := int(next.Add(1) - 1); j < len(t.hs); j = int(next.Add(1) - 1) {
+				t.hs[j].chunk(bindings.DataChunkGetVector(chunk, bindings.IdxT(j)), n)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sum returns the hash of the chunks added so far.
+func (t *tableHasher) sum() string {
 	h := sha256.New()
 	h.Write([]byte("joule table hash v2\n"))
-	for _, c := range cols {
+	for _, c := range t.cols {
 		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
 	}
-	h.Write([]byte("rows " + strconv.FormatInt(rows, 10) + "\n"))
-	for _, c := range hs {
+	h.Write([]byte("rows " + strconv.FormatInt(t.rows, 10) + "\n"))
+	for _, c := range t.hs {
 		h.Write(c.h.Sum(nil))
 	}
-	return HashV2Prefix + hex.EncodeToString(h.Sum(nil)), nil
+	return HashV2Prefix + hex.EncodeToString(h.Sum(nil))
 }
 
 // columnHasher digests one column's values in row order. Each value is one
@@ -182,37 +204,89 @@ func (c *columnHasher) chunk(vec bindings.Vector, n int) {
 	c.buf = b
 }
 
-// streamChunks runs query on a DuckDB of its own with cfg's limits and
-// hands each result chunk to fn in order, as DuckDB streams them; fn owns
-// the chunk and must destroy it (bindings.DestroyDataChunk). Its vectors
-// are flat.
-func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(chunk bindings.DataChunk)) error {
+// engine is a DuckDB of its own, opened through the C API so that query
+// results can be streamed as raw chunks, with one connection.
+type engine struct {
+	db   bindings.Database
+	conn bindings.Connection
+}
+
+// openEngine opens an in-memory DuckDB with cfg's limits.
+func openEngine(cfg EngineConfig) (*engine, error) {
 	var config bindings.Config
 	if bindings.CreateConfig(&config) == bindings.StateError {
-		return errors.New("duckdb: create config")
+		return nil, errors.New("duckdb: create config")
 	}
 	defer bindings.DestroyConfig(&config)
 	for _, kv := range engineSettings(cfg) {
 		if bindings.SetConfig(config, kv[0], kv[1]) == bindings.StateError {
-			return fmt.Errorf("duckdb: set %s = %s", kv[0], kv[1])
+			return nil, fmt.Errorf("duckdb: set %s = %s", kv[0], kv[1])
 		}
 	}
-	var db bindings.Database
+	e := &engine{}
 	var msg string
-	if bindings.OpenExt("", &db, config, &msg) == bindings.StateError {
-		return fmt.Errorf("open duckdb: %s", msg)
+	if bindings.OpenExt("", &e.db, config, &msg) == bindings.StateError {
+		return nil, fmt.Errorf("open duckdb: %s", msg)
 	}
-	defer bindings.Close(&db)
-	var conn bindings.Connection
-	if bindings.Connect(db, &conn) == bindings.StateError {
-		return errors.New("duckdb: connect")
+	if bindings.Connect(e.db, &e.conn) == bindings.StateError {
+		bindings.Close(&e.db)
+		return nil, errors.New("duckdb: connect")
 	}
-	defer bindings.Disconnect(&conn)
-	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(conn) })
+	// A streamed result is produced in parallel only as far ahead as its
+	// buffer allows: DuckDB's default (about 1 MB, a few chunks) keeps its
+	// threads waiting on the reader.
+	if _, err := e.exec(context.Background(), "SET streaming_buffer_size = '64MB'"); err != nil {
+		e.close()
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return e, nil
+}
+
+func (e *engine) close() {
+	bindings.Disconnect(&e.conn)
+	bindings.Close(&e.db)
+}
+
+// exec runs query and returns the first value of its result when that is
+// a BIGINT (a COPY's row count), else 0.
+func (e *engine) exec(ctx context.Context, query string) (int64, error) {
+	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(e.conn) })
+	defer stop()
+	var res bindings.Result
+	state := bindings.Query(e.conn, query, &res)
+	defer bindings.DestroyResult(&res)
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if state == bindings.StateError {
+		return 0, errors.New(bindings.ResultError(&res))
+	}
+	chunk := bindings.FetchChunk(res)
+	if chunk.Ptr == nil {
+		return 0, nil
+	}
+	defer bindings.DestroyDataChunk(&chunk)
+	if bindings.DataChunkGetColumnCount(chunk) == 0 || bindings.DataChunkGetSize(chunk) == 0 {
+		return 0, nil
+	}
+	vec := bindings.DataChunkGetVector(chunk, 0)
+	typ := bindings.VectorGetColumnType(vec)
+	defer bindings.DestroyLogicalType(&typ)
+	if bindings.GetTypeId(typ) != bindings.TypeBigInt || !bindings.ValidityRowIsValid(bindings.VectorGetValidity(vec), 0) {
+		return 0, nil
+	}
+	return *(*int64)(bindings.VectorGetData(vec)), nil
+}
+
+// stream runs query and hands each result chunk to fn in order, as DuckDB
+// streams them, until fn returns false; fn owns the chunk and must destroy
+// it (bindings.DestroyDataChunk). Its vectors are flat.
+func (e *engine) stream(ctx context.Context, query string, fn func(chunk bindings.DataChunk) bool) error {
+	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(e.conn) })
 	defer stop()
 
 	var stmt bindings.PreparedStatement
-	state := bindings.Prepare(conn, query, &stmt)
+	state := bindings.Prepare(e.conn, query, &stmt)
 	defer bindings.DestroyPrepare(&stmt)
 	if state == bindings.StateError {
 		return errors.New(bindings.PrepareError(stmt))
@@ -234,8 +308,7 @@ func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(c
 		if chunk.Ptr == nil {
 			break
 		}
-		fn(chunk)
-		if ctx.Err() != nil {
+		if !fn(chunk) || ctx.Err() != nil {
 			break
 		}
 	}
@@ -246,4 +319,15 @@ func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(c
 		return errors.New(msg)
 	}
 	return nil
+}
+
+// streamChunks runs query on a DuckDB of its own with cfg's limits and
+// hands each result chunk to fn in order (see engine.stream).
+func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(chunk bindings.DataChunk)) error {
+	e, err := openEngine(cfg)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return e.stream(ctx, query, func(chunk bindings.DataChunk) bool { fn(chunk); return true })
 }

@@ -153,11 +153,40 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		utf8Check = sync.OnceValues(func() ([]int64, error) { r := <-ch; return r.lines, r.err })
 		defer utf8Check() // wait for it on every return
 	}
-	var rows int64
-	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&rows); err != nil {
-		return res, readError(src, format, err)
+	res.Columns = columnsWithRoles(names, types, opt.Roles)
+	const parquetOpts = ", COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+	if len(names) == 0 {
+		if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet"+parquetOpts+")").Scan(&res.Rows); err != nil {
+			return res, readError(src, format, err)
+		}
+		if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
+			return res, err
+		}
+	} else {
+		// The rows are hashed as they are written (copyHashed), by DuckDBs
+		// of its own; the CSV reader's rejects are handed to d through a
+		// file.
+		var after func(e *engine) error
+		var afterErr error
+		if format == FormatCSV {
+			rejectsRaw := filepath.Join(dir, "reject_errors.parquet")
+			defer os.Remove(rejectsRaw)
+			after = func(e *engine) error {
+				if _, err := e.exec(ctx, "COPY (SELECT * REPLACE (error_type::VARCHAR AS error_type) FROM reject_errors) TO "+lit(rejectsRaw)+" (FORMAT parquet)"); err != nil {
+					afterErr = fmt.Errorf("rejects: %w", err)
+				} else if _, err := d.exec(ctx, "CREATE TEMP TABLE reject_errors AS SELECT * FROM read_parquet("+lit(rejectsRaw)+")"); err != nil {
+					afterErr = fmt.Errorf("rejects: %w", err)
+				}
+				return afterErr
+			}
+		}
+		if res.Rows, res.Hash, err = copyHashed(ctx, d.cfg, "SELECT * FROM "+from, res.Columns, dataPath, parquetOpts, after); err != nil {
+			if afterErr != nil {
+				return res, afterErr
+			}
+			return res, readError(src, format, err)
+		}
 	}
-	res.Rows = rows
 	if format == FormatCSV {
 		if err := collectRejects(ctx, d, utf8Check, filepath.Join(dir, RejectsFile), &res); err != nil {
 			return res, err
@@ -171,10 +200,6 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 	}
 	if res.Rows == 0 && res.RejectedRows == 0 && len(names) == 0 {
 		return res, joule.Errorf(joule.EINVALID, "%s: no columns found", filepath.Base(src))
-	}
-	res.Columns = columnsWithRoles(names, types, opt.Roles)
-	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
-		return res, err
 	}
 	if withProfile {
 		if res.Profile, err = profile(ctx, d, dataPath, res.Columns); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +32,15 @@ func peakRSS(t *testing.T) string {
 		}
 	}
 	return "unknown"
+}
+
+// cpuSeconds is the user and system CPU time this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // TestScaleGenerate writes a synthetic CSV: an id, a timestamp, a category,
@@ -103,7 +113,7 @@ func TestScaleStep(t *testing.T) {
 	os.MkdirAll(cfg.TempDir, 0o700)
 	mb := float64(fi.Size()) / 1e6
 	step := os.Getenv("JOULE_SCALE_STEP")
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuSeconds()
 	var rows int64
 	switch step {
 	case "ingest": // joule's ingest: sniff, infer, read with rejects, write Parquet, hash
@@ -132,7 +142,7 @@ func TestScaleStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.close()
-		start = time.Now()
+		start, cpu0 = time.Now(), cpuSeconds()
 		rows = res.Rows
 		path := filepath.Join(out, "p", DataFile)
 		if step == "hash" {
@@ -159,7 +169,7 @@ func TestScaleStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.close()
-		start = time.Now()
+		start, cpu0 = time.Now(), cpuSeconds()
 		p, err := profile(t.Context(), d, filepath.Join(out, "p", DataFile), res.Columns)
 		if err != nil {
 			t.Fatal(err)
@@ -169,5 +179,5 @@ func TestScaleStep(t *testing.T) {
 		t.Fatalf("JOULE_SCALE_STEP %q is not ingest, duckdb, hash, hash-v1 or profile", step)
 	}
 	el := time.Since(start).Seconds()
-	fmt.Printf("step=%s rows=%d seconds=%.2f MB/s=%.1f rows/s=%.0f peak_rss=%s\n", step, rows, el, mb/el, float64(rows)/el, peakRSS(t))
+	fmt.Printf("step=%s rows=%d seconds=%.2f MB/s=%.1f rows/s=%.0f cpu_seconds=%.2f peak_rss=%s\n", step, rows, el, mb/el, float64(rows)/el, cpuSeconds()-cpu0, peakRSS(t))
 }
