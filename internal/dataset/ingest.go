@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/joule-dev/joule"
@@ -138,20 +137,12 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		from = "(SELECT " + castList(names, types, dtypes) + " FROM " + reader + ")"
 	}
 
-	// The UTF-8 line check of a CSV file reads it while DuckDB does.
+	// The UTF-8 check reads only the lines the CSV reader rejected (from
+	// their byte positions), after it: a line DuckDB accepted is valid
+	// UTF-8, and the check only names the reason of a rejected one.
 	utf8Check := func() ([]int64, error) { return nil, nil }
 	if format == FormatCSV && res.CSV.Encoding == "utf-8" {
-		type result struct {
-			lines []int64
-			err   error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			lines, err := invalidUTF8Lines(src)
-			ch <- result{lines, err}
-		}()
-		utf8Check = sync.OnceValues(func() ([]int64, error) { r := <-ch; return r.lines, r.err })
-		defer utf8Check() // wait for it on every return
+		utf8Check = func() ([]int64, error) { return rejectedInvalidUTF8(ctx, d, src) }
 	}
 	res.Columns = columnsWithRoles(names, types, opt.Roles)
 	const parquetOpts = ", COMPRESSION zstd, ROW_GROUP_SIZE 122880"
@@ -655,42 +646,62 @@ QUALIFY row_number() OVER (PARTITION BY r.line ORDER BY r.column_idx) = 1`
 	return nil
 }
 
-// invalidUTF8Lines returns the 1-based numbers of the lines of a file that
-// are not valid UTF-8.
-func invalidUTF8Lines(src string) ([]int64, error) {
+// rejectedInvalidUTF8 returns the 1-based numbers of the lines the CSV
+// reader rejected (reject_errors) that are not valid UTF-8, reading each
+// from its byte position in src.
+func rejectedInvalidUTF8(ctx context.Context, d *duck, src string) ([]int64, error) {
+	rows, err := d.query(ctx, "SELECT DISTINCT line::BIGINT, line_byte_position::BIGINT FROM reject_errors WHERE line_byte_position IS NOT NULL ORDER BY 2")
+	if err != nil {
+		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	type at struct{ line, pos int64 }
+	var lines []at
+	for rows.Next() {
+		var a at
+		if err := rows.Scan(&a.line, &a.pos); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("rejects: %w", err)
+		}
+		lines = append(lines, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rejects: %w", err)
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
 	f, err := os.Open(src)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", src, err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
+	r := bufio.NewReaderSize(f, 1<<16)
 	var bad []int64
-	var line int64
-	for {
-		b, err := r.ReadSlice('\n')
-		if len(b) > 0 {
-			line++
-			if !utf8.Valid(b) {
-				bad = append(bad, line)
-			}
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line over 1 MiB: check it piecewise (a character split at the
-			// boundary is rare and would only mislabel the reason).
-			for errors.Is(err, bufio.ErrBufferFull) {
-				b, err = r.ReadSlice('\n')
-				if !utf8.Valid(b) && (len(bad) == 0 || bad[len(bad)-1] != line) {
-					bad = append(bad, line)
-				}
-			}
-		}
-		if err == io.EOF {
-			return bad, nil
-		}
-		if err != nil {
+	for _, a := range lines {
+		if _, err := f.Seek(a.pos, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("read %s: %w", src, err)
 		}
+		r.Reset(f)
+		valid := true
+		for {
+			b, err := r.ReadSlice('\n')
+			// A character split at a 64 KiB boundary is rare and would
+			// only mislabel the reason.
+			valid = valid && utf8.Valid(b)
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				if err != nil && err != io.EOF {
+					return nil, fmt.Errorf("read %s: %w", src, err)
+				}
+				break
+			}
+		}
+		if !valid && (len(bad) == 0 || bad[len(bad)-1] != a.line) {
+			bad = append(bad, a.line)
+		}
 	}
+	slices.Sort(bad)
+	return slices.Compact(bad), nil
 }
 
 // scanAny scans every column of the current row into a slice.
