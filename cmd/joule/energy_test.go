@@ -11,6 +11,12 @@ import (
 // TestJobEnergyOneToTwo is the attribution acceptance line run live: two
 // concurrent jobs burning one and two threads for 5 s get dynamic energy in
 // a 1:2 ratio (±10%), and each figure says how it was obtained.
+//
+// Attribution follows CPU time, so the 1:2 holds when the jobs' threads get
+// equal shares of the cores. Under `go test ./...` other packages' tests
+// share the two cores and the three busy threads may not get equal CPU;
+// then the test checks the attribution itself: the energy ratio within 10%
+// of the jobs' CPU-time ratio.
 func TestJobEnergyOneToTwo(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir())
@@ -24,7 +30,7 @@ func TestJobEnergyOneToTwo(t *testing.T) {
 			t.Fatalf("job run %s: %v\n%s", name, err, out)
 		}
 	}
-	joules := map[string]float64{}
+	joules, cpu := map[string]float64{}, map[string]float64{}
 	for name := range jobs {
 		out, err := s.cli(t, s.token, nil, "job", "run", "--name", "wait-"+name, "--wait", "--depends-on", name, "--", "true")
 		if err != nil {
@@ -52,11 +58,22 @@ func TestJobEnergyOneToTwo(t *testing.T) {
 			t.Errorf("job %s: emissions %+v, want PUE ≥ 1, the world-average intensity, and grams > 0", name, e)
 		}
 		joules[name] = e.Joules
+		for _, a := range d.History {
+			cpu[name] += a.CPUUserSec + a.CPUSysSec
+		}
 	}
-	ratio := joules["two"] / joules["one"]
-	t.Logf("dynamic energy: one thread %.2f J, two threads %.2f J, ratio %.3f", joules["one"], joules["two"], ratio)
-	if ratio < 1.8 || ratio > 2.2 {
-		t.Errorf("energy ratio two:one = %.3f, want 2 ± 10%%", ratio)
+	ratio, cpuRatio := joules["two"]/joules["one"], cpu["two"]/cpu["one"]
+	t.Logf("dynamic energy: one thread %.2f J, two threads %.2f J, ratio %.3f; CPU time %.2f s and %.2f s, ratio %.3f",
+		joules["one"], joules["two"], ratio, cpu["one"], cpu["two"], cpuRatio)
+	switch {
+	case cpuRatio >= 1.8 && cpuRatio <= 2.2:
+		if ratio < 1.8 || ratio > 2.2 {
+			t.Errorf("energy ratio two:one = %.3f with a CPU ratio of %.3f, want 2 ± 10%%", ratio, cpuRatio)
+		}
+	default: // other processes took an unequal share of the cores
+		if r := ratio / cpuRatio; r < 0.9 || r > 1.1 {
+			t.Errorf("energy ratio two:one = %.3f, CPU-time ratio %.3f: the energy does not follow the CPU time (±10%%)", ratio, cpuRatio)
+		}
 	}
 }
 
