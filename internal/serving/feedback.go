@@ -2,6 +2,7 @@ package serving
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -226,7 +227,7 @@ func parseFeedback(body []byte) ([]feedbackItem, error) {
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, joule.Errorf(joule.EINVALID, "body: %s: a JSON %s where %s is wanted", cmpOr(te.Field, "top level"), te.Value, te.Type)
+			return nil, joule.Errorf(joule.EINVALID, "body: %s: a JSON %s where %s is wanted", cmp.Or(te.Field, "top level"), te.Value, te.Type)
 		}
 		return nil, joule.Errorf(joule.EINVALID, "body: not JSON: %v", err)
 	}
@@ -435,7 +436,7 @@ func (m *Manager) Feedback(ctx context.Context, workspaceID, ref string, body io
 		case why != "" && !c.was:
 			m.mon.alert(ctx, spec, fmt.Sprintf("live quality: version %d: %s", c.version, why))
 		case why == "" && c.was:
-			m.monitorEvent(ctx, spec, joule.DeploymentAlert, fmt.Sprintf("live quality: version %d is within its thresholds again over the latest %d labelled rows", c.version, c.q.Window.Rows))
+			m.event(ctx, spec, joule.DeploymentAlert, 0, 0, fmt.Sprintf("live quality: version %d is within its thresholds again over the latest %d labelled rows", c.version, c.q.Window.Rows))
 		}
 	}
 	return res, nil

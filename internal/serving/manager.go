@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -243,7 +245,7 @@ func (m *Manager) Create(ctx context.Context, workspaceID string, d joule.Deploy
 	if d.Model == "" && d.ModelID == "" {
 		return d, joule.Errorf(joule.EINVALID, "model: required")
 	}
-	mdl, err := m.cfg.Store.GetModel(ctx, workspaceID, cmpOr(d.ModelID, d.Model))
+	mdl, err := m.cfg.Store.GetModel(ctx, workspaceID, cmp.Or(d.ModelID, d.Model))
 	if err != nil {
 		return d, joule.Errorf(joule.EINVALID, "model: %s", joule.ErrorMessage(err))
 	}
@@ -393,7 +395,7 @@ func (m *Manager) Events(ctx context.Context, workspaceID, ref string, opt joule
 }
 
 // event records a deployment event; a failed write is logged.
-func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, from, to int, reason string) {
+func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, from, to int, reason string) joule.DeploymentEvent {
 	m.mu.Lock()
 	now := m.cfg.Now().UTC()
 	at := now.Truncate(time.Millisecond) // IDs hold milliseconds
@@ -408,6 +410,7 @@ func (m *Manager) event(ctx context.Context, d joule.Deployment, kind string, fr
 	if err := m.cfg.Store.AppendDeploymentEvent(context.WithoutCancel(ctx), e); err != nil && joule.ErrorCode(err) != joule.ENOTFOUND {
 		m.logger.Error("deployment event not recorded", "deployment", d.Name, "err", err)
 	}
+	return e
 }
 
 // Predict runs one predict call: rate limit, body limit, the route to the
@@ -609,7 +612,7 @@ func (m *Manager) Tick(ctx context.Context) {
 	m.mu.Lock()
 	deps := slices.Collect(mapsValues(m.deps))
 	m.mu.Unlock()
-	slices.SortFunc(deps, func(a, b *deployment) int { return cmpString(a.spec.ID, b.spec.ID) })
+	slices.SortFunc(deps, func(a, b *deployment) int { return strings.Compare(a.spec.ID, b.spec.ID) })
 	for _, d := range deps {
 		now := m.cfg.Now()
 		d.mu.Lock()
@@ -624,16 +627,6 @@ func (m *Manager) Tick(ctx context.Context) {
 		d.record(now, peak)
 		d.mu.Unlock()
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (m *Manager) tickTrack(ctx context.Context, d *deployment, t *track) {

@@ -414,14 +414,14 @@ func (mon *monitor) evaluate(depID string, dm *depMonitor, t *versionWatch, w *w
 		mon.m.logger.Warn("drift window not evaluated", "deployment", spec.Name, "model_version", w.version, "err", rep.Error)
 	case rep.Drifted:
 		reason := driftReason(rep)
-		mon.m.monitorEvent(ctx, spec, joule.DeploymentDrift, reason)
+		mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, reason)
 		newFeatures := slices.ContainsFunc(rep.DriftedFeatures, func(f string) bool { return !slices.Contains(before, f) })
 		predNew := rep.Prediction != nil && rep.Prediction.Drifted && !was
 		if !was || newFeatures || predNew {
 			mon.alert(ctx, spec, "drift: "+reason)
 		}
 	case was:
-		mon.m.monitorEvent(ctx, spec, joule.DeploymentDrift, fmt.Sprintf("version %d: window of %d rows is within the thresholds again (PSI < %g, KS < %g)", w.version, rep.Rows, set.PSIThreshold, set.KSThreshold))
+		mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, fmt.Sprintf("version %d: window of %d rows is within the thresholds again (PSI < %g, KS < %g)", w.version, rep.Rows, set.PSIThreshold, set.KSThreshold))
 	}
 }
 
@@ -478,29 +478,10 @@ func deref(p *float64) float64 {
 // alert records an alert event and hands it to the Alert hook on a
 // goroutine of the monitor's.
 func (mon *monitor) alert(ctx context.Context, spec joule.Deployment, reason string) {
-	e := mon.m.monitorEvent(ctx, spec, joule.DeploymentAlert, reason)
+	e := mon.m.event(ctx, spec, joule.DeploymentAlert, 0, 0, reason)
 	if f := mon.m.cfg.Monitor.Alert; f != nil {
 		mon.spawn(func() { f(mon.ctx, spec, e) })
 	}
-}
-
-// monitorEvent records a deployment event as Manager.event does and
-// returns it, for the alert hook.
-func (m *Manager) monitorEvent(ctx context.Context, d joule.Deployment, kind, reason string) joule.DeploymentEvent {
-	m.mu.Lock()
-	now := m.cfg.Now().UTC()
-	at := now
-	if !at.After(m.lastID) {
-		at = m.lastID.Add(time.Millisecond)
-	}
-	m.lastID = at
-	m.mu.Unlock()
-	e := joule.DeploymentEvent{ID: joule.NewID("dev", at), DeploymentID: d.ID, WorkspaceID: d.WorkspaceID, Time: now, Kind: kind, Reason: reason}
-	m.logger.LogAttrs(ctx, slog.LevelInfo, "deployment event", slog.String("deployment", d.Name), slog.String("kind", kind), slog.String("reason", reason))
-	if err := m.cfg.Store.AppendDeploymentEvent(context.WithoutCancel(ctx), e); err != nil && joule.ErrorCode(err) != joule.ENOTFOUND {
-		m.logger.Error("deployment event not recorded", "deployment", d.Name, "err", err)
-	}
-	return e
 }
 
 // monitorStatus adds the primary version's latest drift report and live
@@ -616,7 +597,7 @@ func (m *Manager) SetMonitor(ctx context.Context, workspaceID, ref string, mon j
 	d.mu.Lock()
 	d.spec.Monitor, d.spec.UpdatedAt = spec.Monitor, spec.UpdatedAt
 	d.mu.Unlock()
-	m.monitorEvent(ctx, spec, joule.DeploymentUpdated, "monitor: "+describeMonitor(mon))
+	m.event(ctx, spec, joule.DeploymentUpdated, 0, 0, "monitor: "+describeMonitor(mon))
 	return m.withStatus(spec), nil
 }
 

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ func parseRequest(body []byte, maxBatch int) (*request, error) {
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, joule.Errorf(joule.EINVALID, "body: %s: a JSON %s where %s is wanted", cmpOr(te.Field, "top level"), te.Value, te.Type)
+			return nil, joule.Errorf(joule.EINVALID, "body: %s: a JSON %s where %s is wanted", cmp.Or(te.Field, "top level"), te.Value, te.Type)
 		}
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			return nil, joule.Errorf(joule.EINVALID, "body: unknown field %s; send \"instances\" or \"inputs\"", strings.TrimPrefix(err.Error(), "json: unknown field "))
@@ -276,16 +277,16 @@ func number(v json.RawMessage, typ string) (float64, error) {
 		return 0, errors.New("null; a value is required")
 	case s == "true" || s == "false":
 		if typ != joule.TypeBoolean {
-			return 0, fmt.Errorf("%s is a boolean, but the feature is %s", s, cmpOr(typ, "numeric"))
+			return 0, fmt.Errorf("%s is a boolean, but the feature is %s", s, cmp.Or(typ, "numeric"))
 		}
 		if s == "true" {
 			return 1, nil
 		}
 		return 0, nil
 	case strings.HasPrefix(s, `"`):
-		return 0, fmt.Errorf("%s is a string, but the feature is %s; send a JSON number", s, cmpOr(typ, "numeric"))
+		return 0, fmt.Errorf("%s is a string, but the feature is %s; send a JSON number", s, cmp.Or(typ, "numeric"))
 	case strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{"):
-		return 0, fmt.Errorf("an array or object, but the feature is %s", cmpOr(typ, "numeric"))
+		return 0, fmt.Errorf("an array or object, but the feature is %s", cmp.Or(typ, "numeric"))
 	}
 	var f float64
 	if err := json.Unmarshal(v, &f); err != nil || math.IsInf(f, 0) {
@@ -336,13 +337,6 @@ func columnNames(cs []joule.DatasetColumn) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // fastMatrix reads the common body, {"instances": [{feature: number, …},

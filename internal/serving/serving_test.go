@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func (f *fixture) manager(t *testing.T, load func(context.Context, joule.ModelVe
 
 func (f *fixture) deploy(t *testing.T, m *Manager, d joule.Deployment) joule.Deployment {
 	t.Helper()
-	d.Model = cmpOr(d.Model, "credit")
+	d.Model = cmp.Or(d.Model, "credit")
 	got, err := m.Create(t.Context(), f.ws.ID, d, "tok_test")
 	if err != nil {
 		t.Fatalf("Create: %v", err)

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -124,16 +125,9 @@ func roles(spec joule.Deployment) []role {
 		rs = append(rs, role{spec.Canary.ModelVersion, joule.TrafficCanary, spec.Canary.Percent})
 	}
 	if spec.Shadow != nil {
-		rs = append(rs, role{spec.Shadow.ModelVersion, joule.TrafficShadow, cmpOrFloat(spec.Shadow.Percent, 100)})
+		rs = append(rs, role{spec.Shadow.ModelVersion, joule.TrafficShadow, cmp.Or(spec.Shadow.Percent, 100)})
 	}
 	return append([]role{{spec.ModelVersion, joule.TrafficPrimary, primary}}, rs...)
-}
-
-func cmpOrFloat(a, b float64) float64 {
-	if a == 0 {
-		return b
-	}
-	return a
 }
 
 // versionOf resolves version n of the deployment's model for serving
@@ -282,7 +276,7 @@ func (m *Manager) Traffic(ctx context.Context, workspaceID, ref string, req joul
 		if req.Shadow != nil {
 			s := *req.Shadow
 			spec.Shadow = &s
-			said = append(said, fmt.Sprintf("shadow: version %d sees %g%% of requests, its answers compared and discarded", s.ModelVersion, cmpOrFloat(s.Percent, 100)))
+			said = append(said, fmt.Sprintf("shadow: version %d sees %g%% of requests, its answers compared and discarded", s.ModelVersion, cmp.Or(s.Percent, 100)))
 		}
 		return nil
 	})
