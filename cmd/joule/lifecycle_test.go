@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,42 +51,8 @@ func germanVariant(t *testing.T, keep, flip func(i int) bool) string {
 // version 2. `joule deployment lifecycle` shows every step with its reason.
 func TestRetrainEndToEnd(t *testing.T) {
 	t.Parallel()
-	bin := joulebin(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "up", "--data-dir", dir, "--listen", "127.0.0.1:0", "--node-name", "test-node", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := consoleRE.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		close(urls)
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no URL in 60 s; stderr:\n%s", stderr.String())
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
-	s := &server{base: base}
+	b := startBinary(t)
+	token, stderr, s := b.token, b.stderr, b.server
 	cli := func(args ...string) (string, error) { return s.cli(t, token, nil, args...) }
 	must := func(args ...string) string {
 		t.Helper()

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestTrainEndToEnd is the model layer's acceptance journey on the real
@@ -23,42 +20,8 @@ import (
 // specs get 400 naming the problem.
 func TestTrainEndToEnd(t *testing.T) {
 	t.Parallel()
-	bin := joulebin(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "up", "--data-dir", dir, "--listen", "127.0.0.1:0", "--node-name", "test-node", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := consoleRE.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		close(urls)
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no URL in 60 s; stderr:\n%s", stderr.String())
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
-	s := &server{base: base}
+	b := startBinary(t)
+	base, token, stderr, s := b.base, b.token, b.stderr, b.server
 	cli := func(args ...string) (string, error) { return s.cli(t, token, nil, args...) }
 
 	if out, err := cli("dataset", "upload", "german", "../../examples/data/finance/german.data-numeric", "-q"); err != nil {

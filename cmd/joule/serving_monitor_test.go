@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,47 +53,12 @@ func TestDeploymentMonitorEndToEnd(t *testing.T) {
 		got <- signedAlert{alert: a, verified: sustain.VerifySignature(secret, ts, body, sig), wrongKey: sustain.VerifySignature([]byte("another-secret-of-32-bytes-abcde"), ts, body, sig)}
 	}))
 	t.Cleanup(recv.Close)
-	bin := joulebin(t)
-	dir := t.TempDir()
 	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
 	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "up", "--data-dir", dir, "--listen", "127.0.0.1:0", "--node-name", "test-node", "--log-level", "warn",
-		"--alert-webhook", recv.URL, "--alert-secret-file", secretFile)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := consoleRE.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-		close(urls)
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no URL in 60 s; stderr:\n%s", stderr.String())
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := strings.TrimSpace(string(tok))
-	s := &server{base: base}
+	b := startBinary(t, "--alert-webhook", recv.URL, "--alert-secret-file", secretFile)
+	base, token, dir, stderr, s := b.base, b.token, b.dir, b.stderr, b.server
 	cli := func(args ...string) (string, error) { return s.cli(t, token, nil, args...) }
 	if out, err := cli("dataset", "upload", "german", "../../examples/data/finance/german.data-numeric", "-q"); err != nil {
 		t.Fatalf("upload: %v\n%s", err, out)
