@@ -20,60 +20,6 @@ import (
 // MaxFeedbackBody bounds a feedback body.
 const MaxFeedbackBody = 8 << 20
 
-// predRecord is one remembered predict response: its version and each
-// row's prediction and, once given, label.
-type predRecord struct {
-	version int
-	labels  []string  // classifier predictions
-	values  []float64 // regressor predictions
-	truth   []string  // labels given ("" none); the text of a number for a regressor
-}
-
-func (p *predRecord) rows() int { return max(len(p.labels), len(p.values)) }
-
-// predictionStore remembers the latest predictions, up to a number of
-// rows, oldest forgotten first.
-type predictionStore struct {
-	preds map[string]*predRecord
-	order []string // IDs, oldest first, from head
-	head  int
-	rows  int
-}
-
-// remember keeps resp's predictions under its ID, forgetting the oldest
-// beyond limit rows. The caller holds the deployment monitor's lock.
-func (s *predictionStore) remember(resp *joule.PredictResponse, limit int) {
-	rec := &predRecord{version: resp.ModelVersion}
-	for _, p := range resp.Predictions {
-		switch v := p.(type) {
-		case string:
-			rec.labels = append(rec.labels, v)
-		case float64:
-			rec.values = append(rec.values, v)
-		}
-	}
-	if rec.rows() != len(resp.Predictions) || rec.rows() > limit {
-		return // mixed or too large to remember
-	}
-	rec.truth = make([]string, rec.rows())
-	s.preds[resp.ID] = rec
-	s.order = append(s.order, resp.ID)
-	s.rows += rec.rows()
-	for s.rows > limit && s.head < len(s.order) {
-		id := s.order[s.head]
-		s.order[s.head] = ""
-		s.head++
-		if old := s.preds[id]; old != nil {
-			s.rows -= old.rows()
-			delete(s.preds, id)
-		}
-	}
-	if s.head > 1024 && s.head > len(s.order)/2 {
-		s.order = slices.Clone(s.order[s.head:])
-		s.head = 0
-	}
-}
-
 // liveState is a version's quality on labelled rows: running totals over
 // every labelled row, and a ring of the latest ones for the window.
 type liveState struct {
@@ -207,6 +153,15 @@ type feedbackItem struct {
 	text  string
 	num   float64
 	isNum bool
+}
+
+// label is how the item's label compares with a row's: the class, or the
+// value's shortest text.
+func (it feedbackItem) label(classifier bool) string {
+	if classifier {
+		return it.text
+	}
+	return strconv.FormatFloat(it.num, 'g', -1, 64)
 }
 
 // parseFeedback reads a feedback body, {"labels": [{"id": …, "row": …,
@@ -343,8 +298,8 @@ func (m *Manager) Feedback(ctx context.Context, workspaceID, ref string, body io
 	dm.mu.Lock()
 	need := map[int]bool{}
 	for _, it := range items {
-		if rec := dm.preds[it.id]; rec != nil {
-			need[rec.version] = true
+		if rec, ok := dm.lookup(it.id); ok {
+			need[int(rec.version)] = true
 		}
 	}
 	dm.mu.Unlock()
@@ -363,21 +318,21 @@ func (m *Manager) Feedback(ctx context.Context, workspaceID, ref string, body io
 	// Check every item before keeping any.
 	for i, it := range items {
 		where := fmt.Sprintf("labels[%d]", i)
-		rec := dm.preds[it.id]
-		if rec == nil {
+		rec, ok := dm.lookup(it.id)
+		if !ok {
 			dm.mu.Unlock()
 			return res, joule.Errorf(joule.EINVALID, "%s.id: prediction %q is unknown to deployment %q: it was not made by it, or it is older than the latest %d predicted rows the server remembers, or the server restarted since", where, it.id, spec.Name, limit)
 		}
-		if it.row >= rec.rows() {
+		if n := int(rec.n); it.row >= n {
 			dm.mu.Unlock()
-			return res, joule.Errorf(joule.EINVALID, "%s.row: %d is out of range: prediction %s has %d rows (0 to %d)", where, it.row, it.id, rec.rows(), rec.rows()-1)
+			return res, joule.Errorf(joule.EINVALID, "%s.row: %d is out of range: prediction %s has %d rows (0 to %d)", where, it.row, it.id, n, n-1)
 		}
-		mv, ok := mvs[rec.version]
+		mv, ok := mvs[int(rec.version)]
 		if !ok {
 			dm.mu.Unlock()
 			return res, joule.Errorf(joule.EUNAVAILABLE, "%s: model version %d was not read; retry", where, rec.version)
 		}
-		if rec.labels != nil {
+		if rec.classifier {
 			if !slices.Contains(mv.Classes, it.text) {
 				dm.mu.Unlock()
 				return res, joule.Errorf(joule.EINVALID, "%s.label: %q is not a class of model version %d (its classes: %s)", where, it.text, rec.version, strings.Join(mv.Classes, ", "))
@@ -386,28 +341,32 @@ func (m *Manager) Feedback(ctx context.Context, workspaceID, ref string, body io
 			dm.mu.Unlock()
 			return res, joule.Errorf(joule.EINVALID, "%s.label: %q is a string, but model version %d is a regressor; send the true value as a JSON number", where, it.text, rec.version)
 		}
-		if old := rec.truth[it.row]; old != "" && old != it.text {
+		if row := dm.row(rec, it.row); row.labelled && dm.labelText(rec, row.truth) != it.label(rec.classifier) {
 			dm.mu.Unlock()
-			return res, joule.Errorf(joule.EINVALID, "%s: row %d of %s already has the label %s; labels are final", where, it.row, it.id, old)
+			return res, joule.Errorf(joule.EINVALID, "%s: row %d of %s already has the label %s; labels are final", where, it.row, it.id, dm.labelText(rec, row.truth))
 		}
 	}
 	for _, it := range items {
-		rec := dm.preds[it.id]
-		if rec.truth[it.row] != "" {
+		rec, _ := dm.lookup(it.id)
+		row := dm.row(rec, it.row)
+		if row.labelled {
 			res.Duplicates++
 			continue
 		}
-		rec.truth[it.row] = it.text
-		t := dm.track(rec.version)
+		row.labelled = true
+		version := int(rec.version)
+		t := dm.track(version)
 		r := labelledRow{truth: it.text, truthV: it.num}
-		if rec.labels != nil {
+		if rec.classifier {
+			row.truth = float64(dm.classIndex(version, it.text))
 			t.live.classifier = true
-			r.pred = rec.labels[it.row]
+			r.pred = dm.class(rec.version, row.pred)
 		} else {
-			r.predV = rec.values[it.row]
+			row.truth = it.num
+			r.predV = row.pred
 		}
 		t.live.add(r, set.WindowRows, now)
-		touched[rec.version] = true
+		touched[version] = true
 		res.Accepted++
 	}
 	type check struct {

@@ -93,7 +93,7 @@ func (mon *monitor) dep(id string) *depMonitor {
 	defer mon.mu.Unlock()
 	dm := mon.deps[id]
 	if dm == nil {
-		dm = &depMonitor{tracks: map[int]*versionWatch{}, predictionStore: predictionStore{preds: map[string]*predRecord{}}}
+		dm = &depMonitor{tracks: map[int]*versionWatch{}, predictionStore: newPredictionStore(cmpInt(mon.m.cfg.Monitor.FeedbackRows, DefaultFeedbackRows))}
 		mon.deps[id] = dm
 	}
 	return dm
@@ -209,12 +209,11 @@ func (m *Manager) observe(d *deployment, in *capturedInputs, resp *joule.Predict
 		return
 	}
 	now := m.cfg.Now().UTC()
-	resp.ID = joule.NewID("prd", now)
 	x := in.take(resp.ModelVersion)
 	dm := m.mon.dep(spec.ID)
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
-	dm.remember(resp, cmpInt(m.cfg.Monitor.FeedbackRows, DefaultFeedbackRows))
+	dm.remember(resp, now)
 	t := dm.track(resp.ModelVersion)
 	t.live.predictions += int64(len(resp.Predictions))
 	_, t.live.classifier = resp.Predictions[0].(string)
