@@ -222,7 +222,7 @@ func (s *Server) predictDeployment(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	writeCompactJSON(w, http.StatusOK, resp)
+	writePredictJSON(w, http.StatusOK, &resp)
 	return nil
 }
 

@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/joule-dev/joule"
@@ -104,13 +108,14 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument adds the request ID, metrics, panic recovery and the access log.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	obs := &routeMetrics{s: s, route: route}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		r = r.WithContext(joule.NewContextWithRequestID(r.Context(), id))
 		sw := &statusWriter{ResponseWriter: w}
 		s.inflight.Inc()
@@ -127,14 +132,60 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 			}
 			status := cmp.Or(sw.status, http.StatusOK)
 			elapsed := time.Since(start)
-			s.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-			s.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
-			s.logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.Duration("duration", elapsed))
+			obs.observe(r.Method, status, elapsed)
+			if s.logger.Enabled(r.Context(), slog.LevelDebug) {
+				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+					slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", status), slog.Duration("duration", elapsed))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// routeMetrics keeps one route's metric children, so that a request
+// does not hash its labels to find them (the predict path's cost,
+// docs/perf.md "Serving"). The set is copied on write: a route sees few
+// methods and statuses.
+type routeMetrics struct {
+	s     *Server
+	route string
+	mu    sync.Mutex // serialises writers
+	kids  atomic.Pointer[[]routeMetric]
+}
+
+type routeMetric struct {
+	method   string
+	status   int
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *routeMetrics) observe(method string, status int, elapsed time.Duration) {
+	if kids := m.kids.Load(); kids != nil {
+		for _, k := range *kids {
+			if k.status == status && k.method == method {
+				k.requests.Inc()
+				k.duration.Observe(elapsed.Seconds())
+				return
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kids []routeMetric
+	if old := m.kids.Load(); old != nil {
+		kids = *old
+	}
+	k := routeMetric{method: method, status: status,
+		requests: m.s.requests.WithLabelValues(method, m.route, strconv.Itoa(status)),
+		duration: m.s.duration.WithLabelValues(method, m.route)}
+	if len(kids) < 32 { // any method string counts in the labels, but is kept only this far
+		kids = append(slices.Clip(kids), k)
+		m.kids.Store(&kids)
+	}
+	k.requests.Inc()
+	k.duration.Observe(elapsed.Seconds())
 }
 
 // wrap authenticates, authorises, limits the body, runs the handler and

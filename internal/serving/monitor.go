@@ -155,9 +155,12 @@ type inputsKey struct{}
 
 // capturedInputs holds the model-input rows the predictors of one predict
 // call built, by model version (a mirrored shadow call may add its own).
+// It holds a few versions without a map: it is made on every call.
 type capturedInputs struct {
 	mu   sync.Mutex
-	rows map[int][][]float64
+	n    int
+	vers [4]int
+	rows [4][][]float64
 }
 
 // withInputs returns a context under which Predictor.Predict hands its
@@ -177,11 +180,17 @@ func keepInputs(ctx context.Context, version int, x [][]float64) {
 		return
 	}
 	c.mu.Lock()
-	if c.rows == nil {
-		c.rows = map[int][][]float64{}
+	defer c.mu.Unlock()
+	for i := range c.n {
+		if c.vers[i] == version {
+			c.rows[i] = x
+			return
+		}
 	}
-	c.rows[version] = x
-	c.mu.Unlock()
+	if c.n < len(c.vers) {
+		c.vers[c.n], c.rows[c.n] = version, x
+		c.n++
+	}
 }
 
 func (c *capturedInputs) take(version int) [][]float64 {
@@ -190,7 +199,12 @@ func (c *capturedInputs) take(version int) [][]float64 {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.rows[version]
+	for i := range c.n {
+		if c.vers[i] == version {
+			return c.rows[i]
+		}
+	}
+	return nil
 }
 
 // observe is the predict path's hook: it names the response with an ID,
@@ -202,15 +216,14 @@ func (m *Manager) observe(d *deployment, in *capturedInputs, resp *joule.Predict
 		return
 	}
 	d.mu.Lock()
-	spec := d.spec
+	id, set := d.spec.ID, d.spec.Monitor.WithDefaults() // not the whole spec: this runs on every call
 	d.mu.Unlock()
-	set := spec.Monitor.WithDefaults()
 	if set.Disabled {
 		return
 	}
 	now := m.cfg.Now().UTC()
 	x := in.take(resp.ModelVersion)
-	dm := m.mon.dep(spec.ID)
+	dm := m.mon.dep(id)
 	dm.mu.Lock()
 	defer dm.mu.Unlock()
 	dm.remember(resp, now)
@@ -223,7 +236,7 @@ func (m *Manager) observe(d *deployment, in *capturedInputs, resp *joule.Predict
 	for i, row := range x {
 		w := t.cur
 		if w != nil && set.Window > 0 && w.rows() >= joule.MinWindowRows && now.Sub(w.start) >= time.Duration(set.Window) {
-			m.mon.full(spec, dm, t) // closed by time
+			m.mon.full(id, dm, t) // closed by time
 			w = nil
 		}
 		if w == nil {
@@ -242,7 +255,7 @@ func (m *Manager) observe(d *deployment, in *capturedInputs, resp *joule.Predict
 		}
 		w.end = now
 		if w.rows() >= set.WindowRows {
-			m.mon.full(spec, dm, t)
+			m.mon.full(id, dm, t)
 		}
 	}
 }
@@ -257,7 +270,7 @@ func cmpInt(a, b int) int {
 // full takes t's current window for evaluation: at once when none is
 // running, else as the next one (a third is dropped and counted). The
 // caller holds dm.mu.
-func (mon *monitor) full(spec joule.Deployment, dm *depMonitor, t *versionWatch) {
+func (mon *monitor) full(depID string, dm *depMonitor, t *versionWatch) {
 	w := t.cur
 	t.cur = nil
 	if w == nil {
@@ -265,7 +278,7 @@ func (mon *monitor) full(spec joule.Deployment, dm *depMonitor, t *versionWatch)
 	}
 	switch {
 	case !t.busy:
-		t.busy = mon.spawn(func() { mon.evaluateLoop(spec.ID, dm, t, w) })
+		t.busy = mon.spawn(func() { mon.evaluateLoop(depID, dm, t, w) })
 	case t.queued == nil:
 		t.queued = w
 	default:

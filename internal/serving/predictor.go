@@ -33,6 +33,9 @@ type Predictor struct {
 	engine dataset.EngineConfig
 	// index maps each feature's name to its place, for fastMatrix.
 	index map[string]int
+	// boxed holds each class label as an any, made once: boxing a string
+	// allocates, and a prediction is one per row.
+	boxed []any
 }
 
 // NewPredictor wraps a loaded model. recipe and inputs are the fitted
@@ -54,6 +57,11 @@ func NewPredictor(mv joule.ModelVersion, m ml.Model, classes []string, recipe *d
 	p.index = make(map[string]int, len(mv.Features))
 	for j, f := range mv.Features {
 		p.index[f.Name] = j
+	}
+	if p.clf != nil {
+		for c := range p.clf.NumClasses() {
+			p.boxed = append(p.boxed, p.label(c))
+		}
 	}
 	return p, nil
 }
@@ -176,7 +184,12 @@ func (p *Predictor) Predict(ctx context.Context, body []byte, maxBatch int) (jou
 		return out, nil
 	}
 	k := p.clf.NumClasses()
-	scores := make([]float64, k)
+	var buf [16]float64
+	scores := buf[:0]
+	if k > len(buf) {
+		scores = make([]float64, k)
+	}
+	scores = scores[:k]
 	if p.clf.Probabilistic() {
 		out.Probabilities = make([]map[string]float64, len(x))
 	}
@@ -188,7 +201,7 @@ func (p *Predictor) Predict(ctx context.Context, body []byte, maxBatch int) (jou
 				best = c
 			}
 		}
-		out.Predictions[i] = p.label(best)
+		out.Predictions[i] = p.boxed[best]
 		if out.Probabilities != nil {
 			m := make(map[string]float64, k)
 			for c, s := range scores {
@@ -356,7 +369,12 @@ func (p *Predictor) fastMatrix(body []byte, maxBatch int) (x [][]float64, ok boo
 	if !s.byte('{') || s.key() != "instances" || !s.byte('[') {
 		return nil, false
 	}
-	seen := make([]bool, len(feats))
+	var seenBuf [64]bool
+	seen := seenBuf[:0]
+	if len(feats) > len(seenBuf) {
+		seen = make([]bool, len(feats))
+	}
+	seen = seen[:len(feats)]
 	for {
 		if maxBatch > 0 && len(x) >= maxBatch {
 			return nil, false
@@ -374,8 +392,15 @@ func (p *Predictor) fastMatrix(body []byte, maxBatch int) (x [][]float64, ok boo
 			if !ok {
 				return nil, false
 			}
-			j, ok := p.index[string(k)]
-			if !ok || seen[j] {
+			// Clients mostly send the features in schema order: try the
+			// next one before the map.
+			j := n
+			if j >= len(feats) || feats[j].Name != string(k) {
+				if j, ok = p.index[string(k)]; !ok {
+					return nil, false
+				}
+			}
+			if seen[j] {
 				return nil, false
 			}
 			v, ok := s.number()

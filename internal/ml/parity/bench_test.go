@@ -139,3 +139,22 @@ func BenchmarkCreditPredictBoost(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(c.xte)*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkCreditPredictForestRow predicts one row at a time, as a
+// deployment's single-row call does.
+func BenchmarkCreditPredictForestRow(b *testing.B) {
+	c := loadCredit(b)
+	f, err := forest.FitClassifier(c.xtr, c.ytr, 2, forest.Params{NumTrees: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, 2)
+	f.Predict(c.xte[0], out) // packs the trees once, as loading a model would
+	i := 0
+	for b.Loop() {
+		f.Predict(c.xte[i], out)
+		if i++; i == len(c.xte) {
+			i = 0
+		}
+	}
+}

@@ -55,21 +55,62 @@ func Flatten(trees []*Tree) *Flat {
 // AddLeaves adds every tree's leaf values for one row x to out (len
 // NumOutputs), tree after tree: the same sums, in the same order, as
 // adding Leaf(x) tree by tree.
+//
+// Several trees are walked side by side. Each level of a walk waits on a
+// load whose address the level before computed, so one walk at a time
+// leaves the core idle on cache misses; independent walks overlap them.
+// A lane that reaches its leaf takes the next tree. The leaves found are
+// then added in tree order.
 func (f *Flat) AddLeaves(x []float64, out []float64) {
-	nodes, values := f.nodes, f.values
-	for _, root := range f.roots {
-		n := root
-		for nd := &nodes[n]; nd.feature >= 0; nd = &nodes[n] {
-			n = nd.next
-			if !(x[nd.feature] <= nd.threshold) { // as Leaf: NaN goes right
-				n++
+	nodes, values, roots := f.nodes, f.values, f.roots
+	var buf [256]int32
+	leaves := buf[:0]
+	if len(roots) > len(buf) {
+		leaves = make([]int32, len(roots))
+	}
+	leaves = leaves[:len(roots)]
+	const lanes = 16
+	var at, tree [lanes]int32
+	live := min(lanes, len(roots))
+	for l := range live {
+		at[l], tree[l] = roots[l], int32(l)
+	}
+	next := live
+	for live > 0 {
+		for l := 0; l < live; {
+			nd := &nodes[at[l]]
+			if nd.feature >= 0 {
+				at[l] = step(nd, x)
+				l++
+				continue
 			}
+			leaves[tree[l]] = at[l]
+			if next < len(roots) {
+				at[l], tree[l] = roots[next], int32(next)
+				next++
+				l++
+				continue
+			}
+			live-- // the last lane takes this one's place
+			at[l], tree[l] = at[live], tree[live]
 		}
+	}
+	for _, n := range leaves {
 		v := int(nodes[n].next)
 		for j := range out {
 			out[j] += values[v+j]
 		}
 	}
+}
+
+// step returns the child of split nd that x goes to: as Leaf, NaN goes
+// right.
+func step(nd *flatNode, x []float64) int32 {
+	n := nd.next
+	if !(x[nd.feature] <= nd.threshold) {
+		n++
+	}
+	return n
 }
 
 // NumTrees returns the number of trees.
