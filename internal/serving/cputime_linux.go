@@ -3,7 +3,7 @@ package serving
 import "golang.org/x/sys/unix"
 
 // threadCPUMethod names how a replica's CPU time is measured.
-const threadCPUMethod = "thread cpu time (getrusage RUSAGE_THREAD) of the replica's workers"
+const threadCPUMethod = "thread cpu time (getrusage RUSAGE_THREAD) of every 16th predict call; the others charged their wall time times the measured calls' cpu/wall ratio"
 
 // threadCPU returns the calling OS thread's CPU time (user + system) in
 // nanoseconds. The caller must be locked to its thread.

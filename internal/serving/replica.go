@@ -3,6 +3,7 @@ package serving
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -31,11 +32,11 @@ type predictor interface {
 
 // replica is one loaded copy of the model that runs at most workers
 // predict calls at once and holds at most queue more waiting for a turn.
-// A call runs on the goroutine that submitted it, locked to its OS thread
-// for the call, so the thread's CPU time before and after is the call's
-// own CPU time; no other thread takes the request and hands it back (two
-// thread wake-ups per call, each exposed to the OS scheduler's delay on a
-// busy machine).
+// A call runs on the goroutine that submitted it; no other thread takes
+// the request and hands it back (two thread wake-ups per call, each
+// exposed to the OS scheduler's delay on a busy machine). One call in
+// cpuSampleEvery runs locked to its OS thread, so the thread's CPU time
+// before and after is that call's own CPU time (run).
 type replica struct {
 	id       string
 	pred     predictor
@@ -47,9 +48,11 @@ type replica struct {
 	closing chan struct{}
 	once    sync.Once
 
-	cpuNanos    atomic.Int64 // CPU time in predict calls
-	predictions atomic.Int64 // rows predicted
-	inflight    atomic.Int64 // queued or running calls
+	cpuNanos    atomic.Int64  // CPU time in predict calls, measured or estimated (run)
+	cpuRatio    atomic.Uint64 // float64 bits: the measured calls' CPU/wall ratio, 0 before the first
+	calls       atomic.Int64  // predict calls run
+	predictions atomic.Int64  // rows predicted
+	inflight    atomic.Int64  // queued or running calls
 }
 
 // newReplica returns a replica that runs workers calls at once with room
@@ -59,27 +62,73 @@ func newReplica(id string, pred predictor, workers, queue, maxBatch int) *replic
 		room: make(chan struct{}, workers+queue), slots: make(chan struct{}, workers), closing: make(chan struct{})}
 }
 
-// run predicts t on the calling goroutine, locked to its thread.
+// cpuSampleEvery is how often a predict call reads its thread's CPU
+// time: reading it costs two system calls, as much as a quarter of a
+// small call's own CPU time and a measurable share of its tail latency
+// under load (docs/perf.md, "Serving"). The calls between are charged
+// their wall time times the CPU/wall ratio of the measured ones.
+const cpuSampleEvery = 16
+
+// run predicts t on the calling goroutine. Every cpuSampleEvery-th call
+// (the first included) runs locked to its thread and measures its CPU
+// time; the others add their estimate (replica.charge).
 func (r *replica) run(t *task) {
 	if err := t.ctx.Err(); err != nil {
 		t.done <- result{err: joule.Errorf(joule.EUNAVAILABLE, "request ended before a worker took it")}
 		return
 	}
-	runtime.LockOSThread()
-	c0, ok := threadCPU()
+	sample := r.calls.Add(1)%cpuSampleEvery == 1
+	var c0 int64
+	ok := false
+	if sample {
+		runtime.LockOSThread()
+		c0, ok = threadCPU()
+	}
 	w0 := time.Now()
 	resp, err := r.pred.Predict(t.ctx, t.body, r.maxBatch)
-	c1, _ := threadCPU()
-	runtime.UnlockOSThread()
+	wall := time.Since(w0)
 	if ok {
-		r.cpuNanos.Add(max(c1-c0, 0))
+		c1, _ := threadCPU()
+		runtime.UnlockOSThread()
+		r.measured(max(c1-c0, 0), wall)
 	} else {
-		r.cpuNanos.Add(int64(time.Since(w0)))
+		if sample {
+			runtime.UnlockOSThread()
+		}
+		r.charge(wall)
 	}
 	if err == nil {
 		r.predictions.Add(int64(len(resp.Predictions)))
 	}
 	t.done <- result{resp: resp, err: err}
+}
+
+// measured adds a measured call's CPU time and folds its CPU/wall ratio
+// into the running ratio (an exponential average over the latest eight
+// or so measured calls).
+func (r *replica) measured(cpu int64, wall time.Duration) {
+	r.cpuNanos.Add(cpu)
+	if wall <= 0 {
+		return
+	}
+	x := min(float64(cpu)/float64(wall), 1) // one thread: at most its wall time
+	old := r.cpuRatio.Load()
+	next := x
+	if old != 0 {
+		next = math.Float64frombits(old)*7/8 + x/8
+	}
+	r.cpuRatio.Store(math.Float64bits(next))
+}
+
+// charge adds an unmeasured call's estimated CPU time: its wall time
+// times the running ratio, or its wall time (an upper bound) when no
+// call was measured yet, or off Linux.
+func (r *replica) charge(wall time.Duration) {
+	ratio := 1.0
+	if b := r.cpuRatio.Load(); b != 0 {
+		ratio = math.Float64frombits(b)
+	}
+	r.cpuNanos.Add(int64(float64(wall) * ratio))
 }
 
 // errClosed means the replica stopped before it took the task.
