@@ -110,8 +110,25 @@ for u in "$jurl" "$furl"; do
 	log "answer from $u: $(cat "$work/answer.json")"
 done
 
-# run URL RATE CONNS SECONDS [TRACK]: one paced wrk run; prints its RESULT.
+# settle: wait (at most 30 s) until the CPUs are at least 90 % idle over
+# half a second, so that no run starts while the previous server still
+# works off its backlog (Flask, after a run it could not keep up with,
+# holds up to a second of queued requests).
+settle() {
+	for _ in $(seq 1 60); do
+		a=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat)
+		sleep 0.5
+		b=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat)
+		if awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+			exit !((y[2] - x[2]) >= 0.9 * (y[1] - x[1])) }'; then
+			return
+		fi
+	done
+}
+# run URL RATE CONNS SECONDS [TRACK]: one paced wrk run, after settle;
+# prints its RESULT.
 run() {
+	settle
 	SB_RATE=$2 SB_THREADS=$THREADS SB_BODY="$work/body.json" SB_TRACK=${5:-0} \
 		wrk -t$THREADS -c"$3" -d"$4"s --timeout 10s -s scripts/benchserve/pace.lua "$1" |
 		sed -n 's/^RESULT //p'

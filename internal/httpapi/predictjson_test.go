@@ -28,7 +28,7 @@ func TestAppendPredictJSON(t *testing.T) {
 		{Deployment: "credit", Model: "german", ModelVersion: 3, Predictions: []any{}},
 		{ID: "prd_01M8F489F404SK3J0000000001", Deployment: "rf", Model: "credit", ModelVersion: 1,
 			Predictions: []any{"1", "0"}, Probabilities: []map[string]float64{{"0": 0.18, "1": 0.8200000000000001}, {"1": 0, "0": 1}}},
-		{Deployment: "reg", Model: "m", ModelVersion: -2, Predictions: []any{1.5, -0.0, 1e-7, 1e21, 123456789.125, 5e-324, math.MaxFloat64, 1e20, 0.000001}},
+		{Deployment: "reg", Model: "m", ModelVersion: -2, Predictions: []any{1.5, math.Copysign(0, -1), 1e-7, 1e21, 123456789.125, 5e-324, math.MaxFloat64, 1e20, 0.000001}},
 		{Deployment: "p", Model: "m", Predictions: []any{"a"}, Probabilities: []map[string]float64{nil, {"b": 2, "a": 1, "c": 1e-9}}},
 		{Deployment: "p", Model: "m", Predictions: []any{"a"}, Probabilities: []map[string]float64{}},
 	}
