@@ -134,8 +134,8 @@ func TestDependencyRules(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if irel == "internal/storetest" {
-				t.Errorf("%s imports internal/storetest: test support is for _test.go files only", rel)
+			if irel == "internal/storetest" || irel == "internal/browsertest" {
+				t.Errorf("%s imports %s: test support is for _test.go files only", rel, irel)
 				continue
 			}
 			if strings.HasPrefix(irel, rel+"/") { // own subpackages

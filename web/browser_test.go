@@ -3,90 +3,21 @@ package web
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/browsertest"
 )
-
-// findChromium returns the path of a Chromium or Chrome binary. Without one
-// it skips the test, unless CI is set, where a missing browser is a failure.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found, and CI is set: install it (apt-get install chromium)")
-	}
-	t.Skip("chromium not found: skipping the browser test (apt-get install chromium)")
-	return ""
-}
-
-// browserErrors collects what the page reports as errors: console.error
-// calls, uncaught exceptions and browser log entries at level error (failed
-// loads, CSP violations).
-type browserErrors struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (b *browserErrors) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type != runtime.ConsoleAPICalledTypeError {
-			return
-		}
-		var parts []string
-		for _, a := range ev.Args {
-			if a.Value != nil {
-				parts = append(parts, string(a.Value))
-			} else {
-				parts = append(parts, a.Description)
-			}
-		}
-		msg = "console.error: " + strings.Join(parts, " ")
-	case *runtime.EventExceptionThrown:
-		msg = "uncaught exception: " + ev.ExceptionDetails.Text
-		if ex := ev.ExceptionDetails.Exception; ex != nil {
-			msg += " " + ex.Description
-		}
-	case *log.EventEntryAdded:
-		if ev.Entry.Level != log.EntryLevelError {
-			return
-		}
-		msg = "log " + string(ev.Entry.Source) + ": " + ev.Entry.Text + " " + ev.Entry.URL
-	default:
-		return
-	}
-	b.mu.Lock()
-	b.msgs = append(b.msgs, msg)
-	b.mu.Unlock()
-}
-
-func (b *browserErrors) take() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	m := b.msgs
-	b.msgs = nil
-	return m
-}
 
 // TestBrowser signs in with a real headless Chromium, looks at the overview
 // and the audit log, and fails on any error the browser reports.
 func TestBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.FindChromium(t)
 	jobDir := t.TempDir()
 	f := newFixture(t, withJobDir(jobDir))
 	ctx := t.Context()
@@ -140,10 +71,10 @@ func TestBrowser(t *testing.T) {
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
 
-	var errs browserErrors
+	var errs browsertest.Errors
 	// Listen starts the browser; its context has no deadline, because a
 	// deadline on the first call would stop the whole browser.
-	if err := chromedp.Listen(browserCtx, errs.listen); err != nil {
+	if err := chromedp.Listen(browserCtx, errs.Listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	run, cancel := context.WithTimeout(browserCtx, 90*time.Second)
@@ -154,7 +85,7 @@ func TestBrowser(t *testing.T) {
 		if err := chromedp.Do(run, steps...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, m := range errs.take() {
+		for _, m := range errs.Take() {
 			t.Errorf("%s: the browser reported an error: %s", name, m)
 		}
 	}
@@ -374,7 +305,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(run, chromedp.Navigate(base+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS(".error-box"))); err != nil {
 		t.Fatalf("open a missing page: %v", err)
 	}
-	for _, m := range errs.take() {
+	for _, m := range errs.Take() {
 		if !strings.Contains(m, "404") || !strings.HasSuffix(m, "/no-such-page") {
 			t.Errorf("open a missing page: the browser reported an error: %s", m)
 		}
@@ -384,7 +315,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := chromedp.Run(run, chromedp.Evaluate[chromedp.Void](`console.error("joule-probe")`)); err != nil {
 		t.Fatal(err)
 	}
-	if got := errs.take(); len(got) != 1 || !strings.Contains(got[0], "joule-probe") {
+	if got := errs.Take(); len(got) != 1 || !strings.Contains(got[0], "joule-probe") {
 		t.Errorf("the console listener caught %q, want the probe error", got)
 	}
 

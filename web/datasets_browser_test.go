@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/joule-dev/joule/internal/browsertest"
 	"github.com/joule-dev/joule/internal/dataset"
 )
 
@@ -18,7 +19,7 @@ import (
 // reports no error (CSP violations included), and saves a screenshot
 // (console-dataset.png in $JOULE_SCREENSHOT_DIR).
 func TestDatasetBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.FindChromium(t)
 	var svc *dataset.Service
 	f := newFixture(t, func(c *Config) {
 		svc = &dataset.Service{Store: c.Store, DataDir: t.TempDir(), Now: func() time.Time { return now.Add(-25 * time.Minute) }}
@@ -51,8 +52,8 @@ func TestDatasetBrowser(t *testing.T) {
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
-	var errs browserErrors
-	if err := chromedp.Listen(browserCtx, errs.listen); err != nil {
+	var errs browsertest.Errors
+	if err := chromedp.Listen(browserCtx, errs.Listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	run, cancel := context.WithTimeout(browserCtx, 90*time.Second)
@@ -63,7 +64,7 @@ func TestDatasetBrowser(t *testing.T) {
 		if err := chromedp.Do(run, steps...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, m := range errs.take() {
+		for _, m := range errs.Take() {
 			t.Errorf("%s: the browser reported an error: %s", name, m)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/joule-dev/joule/internal/browsertest"
 )
 
 // TestModelBrowser opens the models list, a model with its comparison and
@@ -17,7 +19,7 @@ import (
 // that the browser reports no error (CSP violations included), and saves a
 // screenshot (console-model.png in $JOULE_SCREENSHOT_DIR).
 func TestModelBrowser(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.FindChromium(t)
 	f := newFixture(t, func(c *Config) { c.ModelCard = fakeCard })
 	seedModels(t, f)
 
@@ -31,8 +33,8 @@ func TestModelBrowser(t *testing.T) {
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
-	var errs browserErrors
-	if err := chromedp.Listen(browserCtx, errs.listen); err != nil {
+	var errs browsertest.Errors
+	if err := chromedp.Listen(browserCtx, errs.Listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	run, cancel := context.WithTimeout(browserCtx, 90*time.Second)
@@ -43,7 +45,7 @@ func TestModelBrowser(t *testing.T) {
 		if err := chromedp.Do(run, steps...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, m := range errs.take() {
+		for _, m := range errs.Take() {
 			t.Errorf("%s: the browser reported an error: %s", name, m)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/joule-dev/joule"
+	"github.com/joule-dev/joule/internal/browsertest"
 	"github.com/joule-dev/joule/internal/sustain"
 )
 
@@ -225,7 +226,7 @@ func TestReportPDFUnavailable(t *testing.T) {
 
 // TestReportPDF prints the report with the real headless Chromium.
 func TestReportPDF(t *testing.T) {
-	chromium := findChromium(t)
+	chromium := browsertest.FindChromium(t)
 	t.Parallel()
 	f := newFixture(t, func(c *Config) { c.Chromium = chromium })
 	seedSustain(t, f)

@@ -7,17 +7,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/joule-dev/joule/internal/browsertest"
 )
 
 // TestConsoleDeploymentBrowser is the console's deployment pages on the
@@ -32,7 +30,7 @@ import (
 // $JOULE_SCREENSHOT_DIR.
 func TestConsoleDeploymentBrowser(t *testing.T) {
 	t.Parallel()
-	chromium := findChromium(t)
+	chromium := browsertest.FindChromium(t)
 	b := startBinary(t)
 	base, token, stderr, s := b.base, b.token, b.stderr, b.server
 	cli := func(args ...string) (string, error) { return s.cli(t, token, nil, args...) }
@@ -125,8 +123,8 @@ func TestConsoleDeploymentBrowser(t *testing.T) {
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
-	var errs browserErrors
-	if err := chromedp.Listen(browserCtx, errs.listen); err != nil {
+	var errs browsertest.Errors
+	if err := chromedp.Listen(browserCtx, errs.Listen); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	run, cancel := context.WithTimeout(browserCtx, 90*time.Second)
@@ -136,7 +134,7 @@ func TestConsoleDeploymentBrowser(t *testing.T) {
 		if err := chromedp.Do(run, steps...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for _, m := range errs.take() {
+		for _, m := range errs.Take() {
 			t.Errorf("%s: the browser reported an error: %s", name, m)
 		}
 	}
@@ -212,65 +210,4 @@ func TestConsoleDeploymentBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#card-energy")),
 	)
 	screenshot("console-deployment.png")
-}
-
-// findChromium returns the path of a Chromium or Chrome binary. Without one
-// it skips the test, unless CI is set, where a missing browser is a failure.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found, and CI is set: install it (apt-get install chromium)")
-	}
-	t.Skip("chromium not found: skipping the browser test (apt-get install chromium)")
-	return ""
-}
-
-// browserErrors collects what the page reports as errors: console.error
-// calls, uncaught exceptions and browser log entries at level error (failed
-// loads, CSP violations).
-type browserErrors struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (b *browserErrors) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type != runtime.ConsoleAPICalledTypeError {
-			return
-		}
-		msg = "console.error"
-		for _, a := range ev.Args {
-			msg += " " + string(a.Value)
-		}
-	case *runtime.EventExceptionThrown:
-		msg = "uncaught exception: " + ev.ExceptionDetails.Text
-		if ex := ev.ExceptionDetails.Exception; ex != nil {
-			msg += " " + ex.Description
-		}
-	case *log.EventEntryAdded:
-		if ev.Entry.Level != log.EntryLevelError {
-			return
-		}
-		msg = "log " + string(ev.Entry.Source) + ": " + ev.Entry.Text + " " + ev.Entry.URL
-	default:
-		return
-	}
-	b.mu.Lock()
-	b.msgs = append(b.msgs, msg)
-	b.mu.Unlock()
-}
-
-func (b *browserErrors) take() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	m := b.msgs
-	b.msgs = nil
-	return m
 }
