@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/joule-dev/joule"
@@ -158,46 +157,24 @@ func (s *predictionStore) labelText(rec predRecord, v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// predictionID returns a prediction ID in joule.NewID's layout (prd_ and
-// 26 Crockford base32 digits: a 48-bit millisecond timestamp, then 80
-// bits), whose 80 bits are the store's epoch (32) and the sequence
+// predictionID returns a prediction ID in joule.NewID's layout whose 80
+// bits after the timestamp are the store's epoch (32) and the sequence
 // number (48).
 func predictionID(now time.Time, epoch uint32, seq uint64) string {
-	hi := uint64(now.UnixMilli())<<16 | uint64(epoch>>16)
-	lo := uint64(epoch)<<48 | seq&(1<<48-1)
-	var out [30]byte
-	copy(out[:], "prd_")
-	for i := 29; i >= 4; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
+	var rest [10]byte
+	binary.BigEndian.PutUint32(rest[:4], epoch)
+	binary.BigEndian.PutUint16(rest[4:6], uint16(seq>>32))
+	binary.BigEndian.PutUint32(rest[6:], uint32(seq))
+	return joule.FormatID("prd", now, rest)
 }
-
-// crockford is joule.NewID's base32 alphabet.
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 // parsePredictionID is predictionID's inverse; ok is false for anything
 // predictionID does not make.
 func parsePredictionID(id string) (epoch uint32, seq uint64, ok bool) {
-	digits, found := strings.CutPrefix(id, "prd_")
-	if !found || len(digits) != 26 {
+	rest, ok := joule.ParseID("prd", id)
+	if !ok {
 		return 0, 0, false
 	}
-	var hi, lo uint64
-	for i := 0; i < 26; i++ {
-		c := digits[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		d := strings.IndexByte(crockford, c)
-		if d < 0 || (i == 0 && d > 7) {
-			return 0, 0, false
-		}
-		hi = hi<<5 | lo>>59
-		lo = lo<<5 | uint64(d)
-	}
-	epoch = uint32(hi&0xffff)<<16 | uint32(lo>>48)
-	return epoch, lo & (1<<48 - 1), true
+	seq = uint64(binary.BigEndian.Uint16(rest[4:6]))<<32 | uint64(binary.BigEndian.Uint32(rest[6:]))
+	return binary.BigEndian.Uint32(rest[:4]), seq, true
 }
