@@ -294,23 +294,9 @@ func (m *Main) predictCommand() *cobra.Command {
   joule predict credit -d @rows.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var b []byte
-			var err error
-			switch {
-			case data == "":
-				return joule.Errorf(joule.EINVALID, "-d: required (JSON, @FILE or @- for stdin)")
-			case data == "@-":
-				b, err = io.ReadAll(m.Stdin)
-			case strings.HasPrefix(data, "@"):
-				b, err = os.ReadFile(data[1:])
-			default:
-				b = []byte(data)
-			}
+			b, err := m.jsonData(data)
 			if err != nil {
-				return joule.Errorf(joule.EINVALID, "-d: %v", err)
-			}
-			if !json.Valid(b) {
-				return joule.Errorf(joule.EINVALID, "-d: not JSON")
+				return err
 			}
 			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
@@ -338,4 +324,28 @@ func (m *Main) predictCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "the request body: JSON, @FILE, or @- for stdin")
 	return cmd
+}
+
+// jsonData reads a -d flag's JSON: inline, @FILE, or @- for standard
+// input.
+func (m *Main) jsonData(data string) ([]byte, error) {
+	var b []byte
+	var err error
+	switch {
+	case data == "":
+		return nil, joule.Errorf(joule.EINVALID, "-d: required (JSON, @FILE or @- for stdin)")
+	case data == "@-":
+		b, err = io.ReadAll(m.Stdin)
+	case strings.HasPrefix(data, "@"):
+		b, err = os.ReadFile(data[1:])
+	default:
+		b = []byte(data)
+	}
+	if err != nil {
+		return nil, joule.Errorf(joule.EINVALID, "-d: %v", err)
+	}
+	if !json.Valid(b) {
+		return nil, joule.Errorf(joule.EINVALID, "-d: not JSON")
+	}
+	return b, nil
 }

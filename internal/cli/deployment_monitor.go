@@ -3,8 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -320,23 +318,9 @@ every id after a restart, are unknown.`,
   joule deployment feedback credit -d @labels.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var b []byte
-			var err error
-			switch {
-			case data == "":
-				return joule.Errorf(joule.EINVALID, "-d: required (JSON, @FILE or @- for stdin)")
-			case data == "@-":
-				b, err = io.ReadAll(m.Stdin)
-			case strings.HasPrefix(data, "@"):
-				b, err = os.ReadFile(data[1:])
-			default:
-				b = []byte(data)
-			}
+			b, err := m.jsonData(data)
 			if err != nil {
-				return joule.Errorf(joule.EINVALID, "-d: %v", err)
-			}
-			if !json.Valid(b) {
-				return joule.Errorf(joule.EINVALID, "-d: not JSON")
+				return err
 			}
 			c, ws, err := m.clientAndWorkspace(cmd.Context())
 			if err != nil {
