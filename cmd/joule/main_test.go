@@ -65,7 +65,10 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	}()
 	deadline := time.After(60 * time.Second)
 	for {
-		if m := consoleRE.FindStringSubmatch(s.out.String()); m != nil {
+		// The URL and the admin token are separate writes: wait for both,
+		// or for the line that says the token was printed before.
+		out := s.out.String()
+		if m := consoleRE.FindStringSubmatch(out); m != nil && (tokenRE.MatchString(out) || strings.Contains(out, "admin token: printed on first start")) {
 			s.base = m[1]
 			break
 		}
