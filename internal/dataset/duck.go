@@ -16,7 +16,7 @@ import (
 type EngineConfig struct {
 	// MemoryLimit is DuckDB's memory_limit, e.g. "512MB" (default 512MB):
 	// larger work spills to TempDir. It bounds each DuckDB an operation
-	// opens; an ingest runs two at once while it writes (copyHashed).
+	// opens.
 	MemoryLimit string
 	// Threads is DuckDB's thread count (0: one per core).
 	Threads int

@@ -145,38 +145,16 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		utf8Check = func() ([]int64, error) { return rejectedInvalidUTF8(ctx, d, src) }
 	}
 	res.Columns = columnsWithRoles(names, types, opt.Roles)
-	const parquetOpts = ", COMPRESSION zstd, ROW_GROUP_SIZE 122880"
-	if len(names) == 0 {
-		if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet"+parquetOpts+")").Scan(&res.Rows); err != nil {
-			return res, readError(src, format, err)
-		}
-		if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
-			return res, err
-		}
-	} else {
-		// The rows are hashed as they are written (copyHashed), by DuckDBs
-		// of its own; the CSV reader's rejects are handed to d through a
-		// file.
-		var after func(e *engine) error
-		var afterErr error
-		if format == FormatCSV {
-			rejectsRaw := filepath.Join(dir, "reject_errors.parquet")
-			defer os.Remove(rejectsRaw)
-			after = func(e *engine) error {
-				if _, err := e.exec(ctx, "COPY (SELECT * REPLACE (error_type::VARCHAR AS error_type) FROM reject_errors) TO "+lit(rejectsRaw)+" (FORMAT parquet)"); err != nil {
-					afterErr = fmt.Errorf("rejects: %w", err)
-				} else if _, err := d.exec(ctx, "CREATE TEMP TABLE reject_errors AS SELECT * FROM read_parquet("+lit(rejectsRaw)+")"); err != nil {
-					afterErr = fmt.Errorf("rejects: %w", err)
-				}
-				return afterErr
-			}
-		}
-		if res.Rows, res.Hash, err = copyHashed(ctx, d.cfg, "SELECT * FROM "+from, res.Columns, dataPath, parquetOpts, after); err != nil {
-			if afterErr != nil {
-				return res, afterErr
-			}
-			return res, readError(src, format, err)
-		}
+	// One COPY reads and writes in parallel (DuckDB keeps the rows in
+	// order), then the hash streams the file back: on 2 cores this beats
+	// hashing the rows as they are written, whose writer must run on one
+	// thread (docs/decisions.md, "An ingest hashes the file it wrote").
+	// The CSV reader's rejects stay in d for collectRejects.
+	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&res.Rows); err != nil {
+		return res, readError(src, format, err)
+	}
+	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
+		return res, err
 	}
 	if format == FormatCSV {
 		if err := collectRejects(ctx, d, utf8Check, filepath.Join(dir, RejectsFile), &res); err != nil {
@@ -384,7 +362,10 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	for i := range names {
 		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
 	}
-	args := fmt.Sprintf("auto_detect = false, ignore_errors = true, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, columns = {%s}",
+	// A 4 MB buffer (twice the longest line DuckDB reads by default) rather
+	// than its 32 MB: the sample is the first rows, and a large file's
+	// first buffers would otherwise be parsed in full.
+	args := fmt.Sprintf("auto_detect = false, ignore_errors = true, buffer_size = 4194304, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, columns = {%s}",
 		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding), strings.Join(cols, ", "))
 	reader := "read_csv(" + lit(src) + ", " + args + ")"
 	if err := checkColumns(names, opt); err != nil {
@@ -402,33 +383,55 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	for i, t := range nullTokens {
 		nulls[i] = lit(t)
 	}
-	base := "(SELECT " + nullify(len(names), nulls) + " FROM " + sample + ")"
+	// The sample holds each value trimmed, with empty and null tokens as
+	// NULL, so that the checks below do not trim it again.
+	trimmed := make([]string, len(names))
+	for i := range names {
+		trimmed[i] = fmt.Sprintf("nullif(trim(c%d), '') AS c%d", i, i)
+	}
+	base := "(SELECT " + strings.Join(trimmed, ", ") + " FROM (SELECT " + nullify(len(names), nulls) + " FROM " + sample + "))"
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
 		return nil, nil, readError(src, FormatCSV, err)
 	}
 	defer d.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS infer_sample")
+	// counts holds, per column: non-null values, then how many fit
+	// boolean, integer, float, date and timestamp. The date and timestamp
+	// checks (the slow ones) run only on columns that no number type fits.
 	counts := make([]int64, 6*len(names))
-	// A few columns per query keeps memory flat for wide files.
-	for lo := 0; lo < len(names); lo += 16 {
-		hi := min(lo+16, len(names))
-		var aggs []string
-		for i := lo; i < hi; i++ {
-			c := fmt.Sprintf("nullif(trim(c%d), '')", i)
-			aggs = append(aggs,
-				fmt.Sprintf("count(%s)", c),
-				fmt.Sprintf("count(*) FILTER (lower(%s) IN ('true', 'false'))", c),
-				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[+-]?[0-9]{1,18}'))", c),
-				fmt.Sprintf("count(*) FILTER (TRY_CAST(%s AS DOUBLE) IS NOT NULL)", c),
-				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(%s AS DATE) IS NOT NULL)", c, c),
-				fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?') AND TRY_CAST(%s AS TIMESTAMP) IS NOT NULL)", c, c))
+	numeric := func(i int) []string {
+		c := fmt.Sprintf("c%d", i)
+		return []string{
+			fmt.Sprintf("count(%s)", c),
+			fmt.Sprintf("count(*) FILTER (lower(%s) IN ('true', 'false'))", c),
+			fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[+-]?[0-9]{1,18}'))", c),
+			fmt.Sprintf("count(*) FILTER (TRY_CAST(%s AS DOUBLE) IS NOT NULL)", c),
 		}
-		ptrs := make([]any, len(aggs))
-		for k := range ptrs {
-			ptrs[k] = &counts[lo*6+k]
+	}
+	temporal := func(i int) []string {
+		c := fmt.Sprintf("c%d", i)
+		return []string{
+			fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(%s AS DATE) IS NOT NULL)", c, c),
+			fmt.Sprintf("count(*) FILTER (regexp_full_match(%s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?') AND TRY_CAST(%s AS TIMESTAMP) IS NOT NULL)", c, c),
 		}
-		if err := d.queryRow(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM infer_sample").Scan(ptrs...); err != nil {
-			return nil, nil, readError(src, FormatCSV, err)
+	}
+	all := make([]int, len(names))
+	for i := range all {
+		all[i] = i
+	}
+	if err := countSample(ctx, d, src, all, 0, numeric, counts); err != nil {
+		return nil, nil, err
+	}
+	var rest []int
+	for i := range names {
+		if _, ok := opt.Types[names[i]]; ok {
+			continue
 		}
+		if k := counts[i*6 : i*6+6]; !fitsType(k[0], k[1]) && !fitsType(k[0], k[2]) && !fitsType(k[0], k[3]) {
+			rest = append(rest, i)
+		}
+	}
+	if err := countSample(ctx, d, src, rest, 4, temporal, counts); err != nil {
+		return nil, nil, err
 	}
 	types := make([]string, len(names))
 	for i, name := range names {
@@ -438,7 +441,7 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		}
 		k := counts[i*6 : i*6+6]
 		nonNull, boolean, integer, float, date, ts := k[0], k[1], k[2], k[3], k[4], k[5]
-		fits := func(n int64) bool { return nonNull > 0 && n*100 >= nonNull*95 }
+		fits := func(n int64) bool { return fitsType(nonNull, n) }
 		switch {
 		case fits(boolean):
 			types[i] = joule.TypeBoolean
@@ -455,6 +458,31 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		}
 	}
 	return names, types, nil
+}
+
+// fitsType reports whether n of a column's nonNull sampled values are
+// enough for a type: at least 95%.
+func fitsType(nonNull, n int64) bool { return nonNull > 0 && n*100 >= nonNull*95 }
+
+// countSample runs the aggregates that aggs gives for each of the columns
+// cols over infer_sample and stores them in counts, six per column from
+// offset off; a few columns per query keeps memory flat for wide files.
+func countSample(ctx context.Context, d *duck, src string, cols []int, off int, aggs func(i int) []string, counts []int64) error {
+	for lo := 0; lo < len(cols); lo += 16 {
+		var exprs []string
+		var ptrs []any
+		for _, i := range cols[lo:min(lo+16, len(cols))] {
+			a := aggs(i)
+			exprs = append(exprs, a...)
+			for k := range a {
+				ptrs = append(ptrs, &counts[i*6+off+k])
+			}
+		}
+		if err := d.queryRow(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM infer_sample").Scan(ptrs...); err != nil {
+			return readError(src, FormatCSV, err)
+		}
+	}
+	return nil
 }
 
 // csvHeader returns the column names of a delimited file: its first line
