@@ -235,7 +235,7 @@ func openEngine(cfg EngineConfig) (*engine, error) {
 	// A streamed result is produced in parallel only as far ahead as its
 	// buffer allows: DuckDB's default (about 1 MB, a few chunks) keeps its
 	// threads waiting on the reader.
-	if _, err := e.exec(context.Background(), "SET streaming_buffer_size = '64MB'"); err != nil {
+	if err := e.exec(context.Background(), "SET streaming_buffer_size = '64MB'"); err != nil {
 		e.close()
 		return nil, fmt.Errorf("duckdb: %w", err)
 	}
@@ -247,35 +247,20 @@ func (e *engine) close() {
 	bindings.Close(&e.db)
 }
 
-// exec runs query and returns the first value of its result when that is
-// a BIGINT (a COPY's row count), else 0.
-func (e *engine) exec(ctx context.Context, query string) (int64, error) {
+// exec runs query, a statement without a result (such as SET).
+func (e *engine) exec(ctx context.Context, query string) error {
 	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(e.conn) })
 	defer stop()
 	var res bindings.Result
 	state := bindings.Query(e.conn, query, &res)
 	defer bindings.DestroyResult(&res)
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	if state == bindings.StateError {
-		return 0, errors.New(bindings.ResultError(&res))
+		return errors.New(bindings.ResultError(&res))
 	}
-	chunk := bindings.FetchChunk(res)
-	if chunk.Ptr == nil {
-		return 0, nil
-	}
-	defer bindings.DestroyDataChunk(&chunk)
-	if bindings.DataChunkGetColumnCount(chunk) == 0 || bindings.DataChunkGetSize(chunk) == 0 {
-		return 0, nil
-	}
-	vec := bindings.DataChunkGetVector(chunk, 0)
-	typ := bindings.VectorGetColumnType(vec)
-	defer bindings.DestroyLogicalType(&typ)
-	if bindings.GetTypeId(typ) != bindings.TypeBigInt || !bindings.ValidityRowIsValid(bindings.VectorGetValidity(vec), 0) {
-		return 0, nil
-	}
-	return *(*int64)(bindings.VectorGetData(vec)), nil
+	return nil
 }
 
 // stream runs query and hands each result chunk to fn in order, as DuckDB
