@@ -264,9 +264,9 @@ func (e *engine) exec(ctx context.Context, query string) error {
 }
 
 // stream runs query and hands each result chunk to fn in order, as DuckDB
-// streams them, until fn returns false; fn owns the chunk and must destroy
-// it (bindings.DestroyDataChunk). Its vectors are flat.
-func (e *engine) stream(ctx context.Context, query string, fn func(chunk bindings.DataChunk) bool) error {
+// streams them; fn owns the chunk and must destroy it
+// (bindings.DestroyDataChunk). Its vectors are flat.
+func (e *engine) stream(ctx context.Context, query string, fn func(chunk bindings.DataChunk)) error {
 	stop := context.AfterFunc(ctx, func() { bindings.Interrupt(e.conn) })
 	defer stop()
 
@@ -293,7 +293,8 @@ func (e *engine) stream(ctx context.Context, query string, fn func(chunk binding
 		if chunk.Ptr == nil {
 			break
 		}
-		if !fn(chunk) || ctx.Err() != nil {
+		fn(chunk)
+		if ctx.Err() != nil {
 			break
 		}
 	}
@@ -314,5 +315,5 @@ func streamChunks(ctx context.Context, cfg EngineConfig, query string, fn func(c
 		return err
 	}
 	defer e.close()
-	return e.stream(ctx, query, func(chunk bindings.DataChunk) bool { fn(chunk); return true })
+	return e.stream(ctx, query, fn)
 }
