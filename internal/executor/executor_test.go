@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -677,5 +678,53 @@ func TestKeepSamples(t *testing.T) {
 	}
 	if last := u[len(u)-1]; last.CPUUserSec != res.CPUUserSec || res.CPUUserSec <= 0 {
 		t.Errorf("last sample %+v, want the cumulative CPU %v", last, res.CPUUserSec)
+	}
+}
+
+// TestAdvanceKeepsTheTotal: readings of one job's CPU time that split it
+// differently between user and system time (as the group's /proc scan and
+// the reaped leader's rusage do for a shell loop that forks $(date))
+// advance the total to the larger reading's, never to the larger user
+// time plus the larger system time, and neither part goes down.
+func TestAdvanceKeepsTheTotal(t *testing.T) {
+	var r run
+	check := func(step string, user, sys float64) {
+		t.Helper()
+		if math.Abs(r.user-user) > 1e-9 || math.Abs(r.sys-sys) > 1e-9 {
+			t.Errorf("%s: user %.4f sys %.4f, want %.4f and %.4f", step, r.user, r.sys, user, sys)
+		}
+	}
+	r.advance(0.71, 1.52) // the /proc scan before the exit
+	check("first reading", 0.71, 1.52)
+	r.advance(1.64, 0.53) // the rusage: a smaller total, split the other way
+	check("a smaller total", 0.71, 1.52)
+	r.advance(1.01, 1.42) // 0.2 s more, all of the increase in user time
+	check("more user, less system", 0.91, 1.52)
+	r.advance(1.01, 1.72) // both up: the reading itself
+	check("both up", 1.01, 1.72)
+}
+
+// TestForkingJobCPU: a shell loop that runs one $(date) after another is
+// on at most one core at a time, so its CPU time is at most its wall time
+// (with 10 % for the overlap of each fork). Taking the larger user and the
+// larger system time of differently split readings counted up to 1.36
+// times its wall time.
+func TestForkingJobCPU(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			e := mustNew(t, Config{DisableCgroups: m.disable, SampleInterval: 50 * time.Millisecond})
+			req := request(t, "sh", "-c", `end=$(($(date +%s)+2)); while [ $(date +%s) -lt $end ]; do :; done`)
+			res := mustWait(t, mustStart(t, e, req), 60*time.Second)
+			if res.State != joule.JobSucceeded {
+				t.Fatalf("state = %s (%s)", res.State, res.Reason)
+			}
+			cpu, wall := res.CPUUserSec+res.CPUSystemSec, res.FinishedAt.Sub(res.StartedAt).Seconds()
+			t.Logf("CPU %.2f s (user %.2f, system %.2f) in %.2f s", cpu, res.CPUUserSec, res.CPUSystemSec, wall)
+			if cpu <= 0 || cpu > 1.1*wall {
+				t.Errorf("CPU %.2f s (user %.2f, system %.2f) in %.2f s of wall time; want over 0 and at most 1.1 times the wall time", cpu, res.CPUUserSec, res.CPUSystemSec, wall)
+			}
+		})
 	}
 }

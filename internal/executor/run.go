@@ -428,13 +428,35 @@ func (r *run) sample() {
 	now := r.e.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.user, r.sys = max(r.user, user), max(r.sys, sys)
+	r.advance(user, sys)
 	r.peak = max(r.peak, mem, peak)
 	r.samples = append(r.samples, joule.UsageSample{
 		Time: now, CPUUserSec: r.user, CPUSystemSec: r.sys,
 		MemoryBytes: mem, Processes: len(pids), GPUPIDs: gpu,
 	})
 	r.trimSamples()
+}
+
+// advance moves the cumulative CPU times to a reading of them (user and
+// system seconds) when the reading's total is larger, without letting
+// either go down; the caller holds mu. The readings (the cgroup's
+// cpu.stat, the group's /proc/PID/stat, the reaped leader's rusage) agree
+// on the total but not on how it splits between user and system time,
+// for example for a shell loop that forks one $(date) after another.
+// Taking the larger user time and the larger system time of two readings
+// separately counted such a job's CPU time up to 1.4 times its wall time
+// on one core
+// (docs/decisions.md, "A job's CPU time is the larger total, not the
+// larger parts"). The increase is shared between user and system time as
+// the reading's own increases are.
+func (r *run) advance(user, sys float64) {
+	extra := user + sys - (r.user + r.sys)
+	du, ds := max(user-r.user, 0), max(sys-r.sys, 0)
+	if extra <= 0 || du+ds <= 0 {
+		return
+	}
+	r.user += extra * du / (du + ds)
+	r.sys += extra * ds / (du + ds)
 }
 
 // trimSamples keeps the latest req.KeepSamples samples when it is set; the
@@ -452,21 +474,21 @@ func (r *run) trimSamples() {
 // CLONE_VM|CLONE_VFORK, and exec folds the shared (server's) address space's
 // high-water mark into the child's maxrss, so it reports the server's size.
 func (r *run) finalSample(ps *os.ProcessState, at time.Time) {
-	var user, sys float64
+	var cgUser, cgSys, ruUser, ruSys float64
 	var peak int64 // memory.peak; 0 without the memory controller
 	if r.cg != nil {
-		user, sys, _ = r.cg.cpu()
+		cgUser, cgSys, _ = r.cg.cpu()
 		_, peak, _ = r.cg.memory()
 	}
 	if ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			user = max(user, time.Duration(ru.Utime.Nano()).Seconds())
-			sys = max(sys, time.Duration(ru.Stime.Nano()).Seconds())
+			ruUser, ruSys = time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds()
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.user, r.sys = max(r.user, user), max(r.sys, sys)
+	r.advance(cgUser, cgSys)
+	r.advance(ruUser, ruSys)
 	r.peak = max(r.peak, peak)
 	r.samples = append(r.samples, joule.UsageSample{Time: at, CPUUserSec: r.user, CPUSystemSec: r.sys})
 	r.trimSamples()
