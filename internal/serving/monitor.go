@@ -122,13 +122,14 @@ func (dm *depMonitor) track(version int) *versionWatch {
 // versionWatch is one served version's current window, drift state and live
 // quality.
 type versionWatch struct {
-	version int
-	cur     *window
-	busy    bool    // an evaluation is running
-	queued  *window // the next full window, evaluated after it
-	drifted []string
-	inDrift bool
-	live    liveState
+	version   int
+	cur       *window
+	busy      bool     // an evaluation is running
+	queued    *window  // the next full window, evaluated after it
+	drifted   []string // the features that drifted in the last window
+	inDrift   bool     // the last window drifted
+	predDrift bool     // the last window's prediction drifted
+	live      liveState
 }
 
 // window is an evaluation window: live model-input rows (flat, nfeat per
@@ -418,19 +419,27 @@ func (mon *monitor) evaluate(depID string, dm *depMonitor, t *versionWatch, w *w
 	if len(dm.history) > historyReports {
 		dm.history = slices.Delete(dm.history, 0, len(dm.history)-historyReports)
 	}
-	was, before := t.inDrift, t.drifted
-	t.inDrift, t.drifted = rep.Drifted, rep.DriftedFeatures
+	was, before, predBefore := t.inDrift, t.drifted, t.predDrift
+	predNow := rep.Prediction != nil && rep.Prediction.Drifted
+	if rep.Error == "" {
+		t.inDrift, t.drifted, t.predDrift = rep.Drifted, rep.DriftedFeatures, predNow
+	}
 	dm.mu.Unlock()
 	switch {
 	case rep.Error != "":
 		mon.m.logger.Warn("drift window not evaluated", "deployment", spec.Name, "model_version", w.version, "err", rep.Error)
 	case rep.Drifted:
-		reason := driftReason(rep)
-		mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, reason)
+		// Events mark changes: a window that drifts as the one before did
+		// adds only its report (Drift), so that a deployment that stays
+		// drifted does not write an event per window, which at 1,000 rows
+		// a window can be many a second (docs/decisions.md, "A drift event
+		// marks a change").
 		newFeatures := slices.ContainsFunc(rep.DriftedFeatures, func(f string) bool { return !slices.Contains(before, f) })
-		predNew := rep.Prediction != nil && rep.Prediction.Drifted && !was
-		if !was || newFeatures || predNew {
-			mon.alert(ctx, spec, "drift: "+reason)
+		if !was || !slices.Equal(rep.DriftedFeatures, before) || predNow != predBefore {
+			mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, driftReason(rep))
+		}
+		if !was || newFeatures || (predNow && !predBefore) {
+			mon.alert(ctx, spec, "drift: "+driftReason(rep))
 		}
 	case was:
 		mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, fmt.Sprintf("version %d: window of %d rows is within the thresholds again (PSI < %g, KS < %g)", w.version, rep.Rows, set.PSIThreshold, set.KSThreshold))

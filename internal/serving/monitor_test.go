@@ -374,15 +374,41 @@ func TestDriftAcceptance(t *testing.T) {
 	if h := got.list(); len(h) != 1 || h[0].ID != alert[0].ID {
 		t.Errorf("alert hook got %+v, want the alert event %s", h, alert[0].ID)
 	}
-	// A second drifted window with the same features is a drift event but
-	// not a second alert.
-	if _, err := m.Predict(ctx, f.ws.ID, "credit", strings.NewReader(f.instances(t, shifted))); err != nil {
-		t.Fatal(err)
+	// Events mark changes. A second window drifted in the same features
+	// adds its report, but no drift event and no alert; one where only
+	// column1 drifts is a drift event (the set changed) but no alert (no
+	// new feature); a clean window is a drift event saying so.
+	window := func(rows []map[string]any, wantDrift, wantAlert, wantReports int) {
+		t.Helper()
+		if _, err := m.Predict(ctx, f.ws.ID, "credit", strings.NewReader(f.instances(t, rows))); err != nil {
+			t.Fatal(err)
+		}
+		m.mon.wait()
+		es := events(t, m, f.ws.ID, "credit")
+		st, _ := m.Drift(ctx, f.ws.ID, "credit")
+		if d, a := len(kinds(es, joule.DeploymentDrift)), len(kinds(es, joule.DeploymentAlert)); d != wantDrift || a != wantAlert || len(st.History) != wantReports {
+			t.Fatalf("%d drift events, %d alerts, %d reports; want %d, %d and %d", d, a, len(st.History), wantDrift, wantAlert, wantReports)
+		}
 	}
-	m.mon.wait()
-	es = events(t, m, f.ws.ID, "credit")
-	if len(kinds(es, joule.DeploymentDrift)) != 2 || len(kinds(es, joule.DeploymentAlert)) != 1 {
-		t.Errorf("after a second drifted window: %d drift, %d alert events; want 2 and 1", len(kinds(es, joule.DeploymentDrift)), len(kinds(es, joule.DeploymentAlert)))
+	window(shifted, 1, 1, 3)
+	var one []map[string]any
+	for _, r := range base {
+		s := map[string]any{}
+		for k, v := range r {
+			s[k] = v
+		}
+		s["column1"] = r["column1"].(float64) + 24
+		one = append(one, s)
+	}
+	window(one, 2, 1, 4)
+	if st, _ := m.Drift(ctx, f.ws.ID, "credit"); !slices.Equal(st.Latest.DriftedFeatures, []string{"column1"}) {
+		t.Errorf("column1 alone shifted: drifted %v, want [column1]", st.Latest.DriftedFeatures)
+	}
+	window(base, 3, 1, 5)
+	if es := kinds(events(t, m, f.ws.ID, "credit"), joule.DeploymentDrift); !slices.ContainsFunc(es, func(e joule.DeploymentEvent) bool {
+		return strings.Contains(e.Reason, "within the thresholds again")
+	}) {
+		t.Errorf("after a clean window, drift events %+v; want one saying it is within the thresholds again", es)
 	}
 }
 
