@@ -445,10 +445,9 @@ func (r *run) sample() {
 // for example for a shell loop that forks one $(date) after another.
 // Taking the larger user time and the larger system time of two readings
 // separately counted such a job's CPU time up to 1.4 times its wall time
-// on one core
-// (docs/decisions.md, "A job's CPU time is the larger total, not the
-// larger parts"). The increase is shared between user and system time as
-// the reading's own increases are.
+// on one core (docs/decisions.md, "A job's CPU time is the larger total,
+// not the larger parts"). The increase is shared between user and system
+// time as the reading's own increases are.
 func (r *run) advance(user, sys float64) {
 	extra := user + sys - (r.user + r.sys)
 	du, ds := max(user-r.user, 0), max(sys-r.sys, 0)
@@ -469,8 +468,8 @@ func (r *run) trimSamples() {
 
 // finalSample records the last sample, when nothing of the attempt runs:
 // the cgroup's final cpu.stat, or the reaped leader's rusage (whose Utime
-// and Stime cover the children it waited for), whichever is more. Its
-// Maxrss is not used for PeakMemory: Go starts children with
+// and Stime cover the children it waited for), whichever total is more
+// (advance). Its Maxrss is not used for PeakMemory: Go starts children with
 // CLONE_VM|CLONE_VFORK, and exec folds the shared (server's) address space's
 // high-water mark into the child's maxrss, so it reports the server's size.
 func (r *run) finalSample(ps *os.ProcessState, at time.Time) {
