@@ -707,7 +707,7 @@ func TestAdvanceKeepsTheTotal(t *testing.T) {
 // TestForkingJobCPU: a shell loop that runs one $(date) after another is
 // on at most one core at a time, so its CPU time is at most its wall time
 // (with 10 % for the overlap of each fork). Taking the larger user and the
-// larger system time of differently split readings counted up to 1.36
+// larger system time of differently split readings counted up to 1.4
 // times its wall time.
 func TestForkingJobCPU(t *testing.T) {
 	t.Parallel()

@@ -1,8 +1,9 @@
 // Package serving runs model deployments in the server's process: each
 // deployment is a set of replicas of one model version, each replica
-// running a bounded number of predict calls at once, each call locked to
-// its OS thread while it runs, so that its CPU time is measured
-// (CLOCK_THREAD_CPUTIME_ID) and the energy meter can treat a replica as an entity.
+// running a bounded number of predict calls at once, one call in 16 locked
+// to its OS thread while it runs, so that its CPU time is measured
+// (CLOCK_THREAD_CPUTIME_ID) and the energy meter can treat a replica as an
+// entity.
 //
 // The Manager keeps the deployments, routes predict calls to the least
 // busy replica, rate-limits them, and autoscales: Tick (called every

@@ -434,12 +434,13 @@ func (mon *monitor) evaluate(depID string, dm *depMonitor, t *versionWatch, w *w
 		// drifted does not write an event per window, which at 1,000 rows
 		// a window can be many a second (docs/decisions.md, "A drift event
 		// marks a change").
+		reason := driftReason(rep)
 		newFeatures := slices.ContainsFunc(rep.DriftedFeatures, func(f string) bool { return !slices.Contains(before, f) })
 		if !was || !slices.Equal(rep.DriftedFeatures, before) || predNow != predBefore {
-			mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, driftReason(rep))
+			mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, reason)
 		}
 		if !was || newFeatures || (predNow && !predBefore) {
-			mon.alert(ctx, spec, "drift: "+driftReason(rep))
+			mon.alert(ctx, spec, "drift: "+reason)
 		}
 	case was:
 		mon.m.event(ctx, spec, joule.DeploymentDrift, 0, 0, fmt.Sprintf("version %d: window of %d rows is within the thresholds again (PSI < %g, KS < %g)", w.version, rep.Rows, set.PSIThreshold, set.KSThreshold))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -277,6 +278,19 @@ func kinds(es []joule.DeploymentEvent, kind string) []joule.DeploymentEvent {
 	return out
 }
 
+// shiftRows returns copies of rows with the numeric features in by moved
+// by its amounts.
+func shiftRows(rows []map[string]any, by map[string]float64) []map[string]any {
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		out[i] = maps.Clone(r)
+		for k, d := range by {
+			out[i][k] = r[k].(float64) + d
+		}
+	}
+	return out
+}
+
 // TestDriftAcceptance is the drift acceptance line on a logistic
 // regression trained on german.data-numeric: a window of rows drawn from
 // the dataset itself does not drift and raises nothing; the next window,
@@ -330,16 +344,7 @@ func TestDriftAcceptance(t *testing.T) {
 		t.Fatalf("unshifted window raised events %+v, alerts %+v", es, got.list())
 	}
 
-	var shifted []map[string]any
-	for _, r := range base {
-		s := map[string]any{}
-		for k, v := range r {
-			s[k] = v
-		}
-		s["column1"] = r["column1"].(float64) + 24
-		s["column9"] = r["column9"].(float64) + 20
-		shifted = append(shifted, s)
-	}
+	shifted := shiftRows(base, map[string]float64{"column1": 24, "column9": 20})
 	f.clock.Advance(time.Minute)
 	// Two requests of 500 rows: the window closes on the second.
 	if _, err := m.Predict(ctx, f.ws.ID, "credit", strings.NewReader(f.instances(t, shifted[:500]))); err != nil {
@@ -391,16 +396,7 @@ func TestDriftAcceptance(t *testing.T) {
 		}
 	}
 	window(shifted, 1, 1, 3)
-	var one []map[string]any
-	for _, r := range base {
-		s := map[string]any{}
-		for k, v := range r {
-			s[k] = v
-		}
-		s["column1"] = r["column1"].(float64) + 24
-		one = append(one, s)
-	}
-	window(one, 2, 1, 4)
+	window(shiftRows(base, map[string]float64{"column1": 24}), 2, 1, 4)
 	if st, _ := m.Drift(ctx, f.ws.ID, "credit"); !slices.Equal(st.Latest.DriftedFeatures, []string{"column1"}) {
 		t.Errorf("column1 alone shifted: drifted %v, want [column1]", st.Latest.DriftedFeatures)
 	}
@@ -809,15 +805,7 @@ func TestDriftRecipeModel(t *testing.T) {
 	if _, err := m.Predict(ctx, f.ws.ID, "credit", strings.NewReader(f.instances(t, rows))); err != nil {
 		t.Fatalf("Predict: %v", err)
 	}
-	var shifted []map[string]any
-	for _, r := range rows {
-		s := map[string]any{}
-		for k, v := range r {
-			s[k] = v
-		}
-		s["column1"] = r["column1"].(float64) + 24
-		shifted = append(shifted, s)
-	}
+	shifted := shiftRows(rows, map[string]float64{"column1": 24})
 	if _, err := m.Predict(ctx, f.ws.ID, "credit", strings.NewReader(f.instances(t, shifted))); err != nil {
 		t.Fatal(err)
 	}
