@@ -10,6 +10,7 @@ import (
 	"hash"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +36,11 @@ const HashV2Prefix = "sha256:v2:"
 //	for each column: the 32-byte SHA-256 of the column's values in row order
 //
 // where each value is written in a canonical binary form of its joule type
-// (see hashValue), so the hash is of the logical table: a CSV file, a
+// (see columnHasher), so the hash is of the logical table: a CSV file, a
 // PostgreSQL or a MariaDB copy of one table, and any Parquet encoding of
 // it, hash alike. DuckDB reads the file as a stream of 2,048-row chunks (the
-// columns cast to the joule types' DuckDB types) and Go hashes each chunk's
-// columns in parallel, in constant memory.
+// columns cast to the joule types' DuckDB types) and Go hashes the columns
+// in parallel (see tableHasher), in constant memory.
 func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
@@ -49,20 +50,12 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 		sel = []string{"1"}
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + lit(path) + ")"
-	// DuckDB fetches the next chunks while Go hashes the last ones.
+	// DuckDB fetches the next chunks while Go hashes the last ones, each
+	// worker its own columns, chunk after chunk, without waiting for the
+	// others at the end of every chunk.
 	th := newTableHasher(cols)
-	chunks := make(chan bindings.DataChunk, 8)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for chunk := range chunks {
-			th.add(chunk)
-			bindings.DestroyDataChunk(&chunk)
-		}
-	}()
-	err := streamChunks(ctx, d.cfg, q, func(chunk bindings.DataChunk) { chunks <- chunk })
-	close(chunks)
-	<-done
+	err := streamChunks(ctx, d.cfg, q, th.add)
+	th.close()
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)
 	}
@@ -71,39 +64,113 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 
 // tableHasher computes the version 2 content hash (see hashParquet) of a
 // table given as DuckDB chunks in row order, whose vectors are flat and of
-// the columns' joule types' DuckDB types.
+// the columns' joule types' DuckDB types. Up to GOMAXPROCS workers hash
+// the columns, each a fixed share of them (balanced by the width of their
+// values), so that every column's values are digested in row order while
+// the workers run through the chunks at their own pace.
 type tableHasher struct {
-	cols    []joule.DatasetColumn
-	hs      []*columnHasher
-	rows    int64
-	workers int
+	cols   []joule.DatasetColumn
+	hs     []*columnHasher
+	rows   int64
+	queues []chan *sharedChunk
+	wg     sync.WaitGroup
 }
 
+// sharedChunk is a chunk that the workers read, destroyed by the last one
+// done with it.
+type sharedChunk struct {
+	chunk bindings.DataChunk
+	n     int
+	left  atomic.Int32
+}
+
+// hashQueue is how many chunks a worker may fall behind the reader.
+const hashQueue = 16
+
 func newTableHasher(cols []joule.DatasetColumn) *tableHasher {
-	t := &tableHasher{cols: cols, hs: make([]*columnHasher, len(cols)), workers: min(runtime.GOMAXPROCS(0), len(cols))}
+	t := &tableHasher{cols: cols, hs: make([]*columnHasher, len(cols))}
 	for i, c := range cols {
 		t.hs[i] = &columnHasher{typ: c.Type, h: sha256.New()}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(cols))
+	if workers == 0 {
+		return t
+	}
+	// Greedy: the widest columns first, each to the least loaded worker.
+	order := make([]int, len(cols))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return hashWeight(cols[b].Type) - hashWeight(cols[a].Type) })
+	shares := make([][]int, workers)
+	load := make([]int, workers)
+	for _, j := range order {
+		w := 0
+		for k := range load {
+			if load[k] < load[w] {
+				w = k
+			}
+		}
+		shares[w] = append(shares[w], j)
+		load[w] += hashWeight(cols[j].Type)
+	}
+	for _, share := range shares {
+		slices.Sort(share)
+		q := make(chan *sharedChunk, hashQueue)
+		t.queues = append(t.queues, q)
+		t.wg.Go(func() {
+			for c := range q {
+				for _, j := range share {
+					t.hs[j].chunk(bindings.DataChunkGetVector(c.chunk, bindings.IdxT(j)), c.n)
+				}
+				if c.left.Add(-1) == 0 {
+					bindings.DestroyDataChunk(&c.chunk)
+				}
+			}
+		})
 	}
 	return t
 }
 
-// add digests the next chunk, its columns in parallel.
+// hashWeight is a rough cost of hashing a column's value: its encoded
+// width, a string counted as a short one.
+func hashWeight(typ string) int {
+	switch typ {
+	case joule.TypeBoolean:
+		return 2
+	case joule.TypeDate:
+		return 5
+	case joule.TypeInteger, joule.TypeFloat, joule.TypeTimestamp:
+		return 9
+	default:
+		return 24
+	}
+}
+
+// add hands the next chunk to the workers, which destroy it when done.
 func (t *tableHasher) add(chunk bindings.DataChunk) {
 	n := int(bindings.DataChunkGetSize(chunk))
 	t.rows += int64(n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range t.workers {
-		wg.Go(func() {
-			for j := int(next.Add(1) - 1); j < len(t.hs); j = int(next.Add(1) - 1) {
-				t.hs[j].chunk(bindings.DataChunkGetVector(chunk, bindings.IdxT(j)), n)
-			}
-		})
+	if len(t.queues) == 0 {
+		bindings.DestroyDataChunk(&chunk)
+		return
 	}
-	wg.Wait()
+	c := &sharedChunk{chunk: chunk, n: n}
+	c.left.Store(int32(len(t.queues)))
+	for _, q := range t.queues {
+		q <- c
+	}
 }
 
-// sum returns the hash of the chunks added so far.
+// close waits for the workers to digest every chunk added.
+func (t *tableHasher) close() {
+	for _, q := range t.queues {
+		close(q)
+	}
+	t.wg.Wait()
+}
+
+// sum returns the hash of the chunks added so far; call close first.
 func (t *tableHasher) sum() string {
 	h := sha256.New()
 	h.Write([]byte("joule table hash v2\n"))

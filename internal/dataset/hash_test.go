@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"math"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/joule-dev/joule"
@@ -82,7 +84,7 @@ func TestHashLogical(t *testing.T) {
 	}
 	defer d.close()
 	cols := []joule.DatasetColumn{{Name: "id", Type: joule.TypeInteger}, {Name: "x", Type: joule.TypeFloat}, {Name: "s", Type: joule.TypeString}}
-	hash := func(query, opts string) string {
+	hashOf := func(query, opts string) string {
 		t.Helper()
 		h, err := hashParquet(t.Context(), d, writeParquet(t, d, query, opts), cols)
 		if err != nil {
@@ -91,7 +93,28 @@ func TestHashLogical(t *testing.T) {
 		return h
 	}
 	const rows = " FROM range(10000) r(i)" // several 2,048-row chunks
-	base := hash("SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s"+rows+" ORDER BY i", "")
+	base := hashOf("SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s"+rows+" ORDER BY i", "")
+	// The same table written out by hand: each column's values in row
+	// order across the chunks, whichever worker hashed them.
+	cs := [3]hash.Hash{sha256.New(), sha256.New(), sha256.New()}
+	for i := range 10000 {
+		cs[0].Write(binary.LittleEndian.AppendUint64([]byte{1}, uint64(i)))
+		cs[1].Write(binary.LittleEndian.AppendUint64([]byte{1}, math.Float64bits(float64(i)/7)))
+		if i%5 == 0 {
+			cs[2].Write([]byte{0})
+		} else {
+			s := "v" + strconv.Itoa(i)
+			cs[2].Write(append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...))
+		}
+	}
+	h := sha256.New()
+	h.Write([]byte("joule table hash v2\nid\x1finteger\nx\x1ffloat\ns\x1fstring\nrows 10000\n"))
+	for _, c := range cs {
+		h.Write(c.Sum(nil))
+	}
+	if want := HashV2Prefix + hex.EncodeToString(h.Sum(nil)); base != want {
+		t.Errorf("hash of 10,000 rows = %s, want %s", base, want)
+	}
 	for _, tt := range []struct {
 		name, query, opts string
 		same              bool
@@ -102,7 +125,7 @@ func TestHashLogical(t *testing.T) {
 		{"NULL as empty string", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN '' ELSE 'v' || i END AS s" + rows + " ORDER BY i", "", false},
 		{"rows reordered", "SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s" + rows + " ORDER BY i DESC", "", false},
 	} {
-		if got := hash(tt.query, tt.opts); (got == base) != tt.same {
+		if got := hashOf(tt.query, tt.opts); (got == base) != tt.same {
 			t.Errorf("%s: hash %s, base %s; want same %v", tt.name, got, base, tt.same)
 		}
 	}
