@@ -72,17 +72,17 @@ waitfor() { # URL: wait up to 120 s for any HTTP answer
 
 log "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# One predict body for all three: the file's first row, features X1…X23.
-head -2 "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; next }
-	{ printf "{\"instances\":[{"; n=0
-	  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
-	  printf "}]}\n" }' >"$work/body.json"
-# The batch body: the file's first $BATCH rows.
-head -$((BATCH + 1)) "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; printf "{\"instances\":["; next }
-	{ printf "%s{", (NR > 2 ? "," : ""); n=0
-	  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
-	  printf "}" }
-	END { printf "]}\n" }' >"$work/batch.json"
+# predict_body ROWS: the file's first ROWS rows as one predict body,
+# features X1…X23.
+predict_body() {
+	head -$(($1 + 1)) "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; printf "{\"instances\":["; next }
+		{ printf "%s{", (NR > 2 ? "," : ""); n=0
+		  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
+		  printf "}" }
+		END { printf "]}\n" }'
+}
+predict_body 1 >"$work/body.json"  # one row, for all three servers
+predict_body "$BATCH" >"$work/batch.json"
 body="$work/body.json"
 
 log "building joule and the echo server"

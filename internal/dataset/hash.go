@@ -50,9 +50,7 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 		sel = []string{"1"}
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + lit(path) + ")"
-	// DuckDB fetches the next chunks while Go hashes the last ones, each
-	// worker its own columns, chunk after chunk, without waiting for the
-	// others at the end of every chunk.
+	// DuckDB fetches the next chunks while the workers hash the last ones.
 	th := newTableHasher(cols)
 	err := streamChunks(ctx, d.cfg, q, th.add)
 	th.close()
