@@ -287,7 +287,7 @@ echo
 echo "| server | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | non-2xx | socket errors | step |"
 echo "|---|---|---|---|---|---|---|---|---|"
 cat "$table"
-overhead() {
+overload_header() {
 	echo
 	echo "| deployment | offered/s | achieved/s | answers by status | p50 ms of 200s | p99 ms of 200s | p50 ms of 429/503s | p99 ms of 429/503s | peak RSS in the run |"
 	echo "|---|---|---|---|---|---|---|---|---|"
@@ -308,12 +308,12 @@ if [ "$PARTS" = all ]; then
 	cat "$lat"
 	echo
 	echo "Overload, joule at 10x its sustainable rate ($OVER_CONNS connections, $((DURATION * 2)) s each):"
-	overhead
+	overload_header
 	cat "$over"
 fi
 echo
 echo "Overload with calls of $BATCH rows, 10x their sustainable rate of $s_batch calls/s ($OVER_CONNS connections, $((DURATION * 2)) s each):"
-overhead
+overload_header
 cat "$overb"
 echo
 if [ "$PARTS" = all ]; then

@@ -24,6 +24,27 @@ func writeParquet(t *testing.T, d *duck, query, opts string) string {
 	return path
 }
 
+// digestV2 is a column's digest in the v2 definition: the SHA-256 of its
+// encoded values in row order.
+func digestV2(vals ...[]byte) []byte {
+	h := sha256.New()
+	for _, v := range vals {
+		h.Write(v)
+	}
+	return h.Sum(nil)
+}
+
+// hashV2 is the v2 definition written out: header (the "joule table hash
+// v2" line, the columns and the row count), then the column digests.
+func hashV2(header string, digests ...[]byte) string {
+	h := sha256.New()
+	h.Write([]byte(header))
+	for _, d := range digests {
+		h.Write(d)
+	}
+	return HashV2Prefix + hex.EncodeToString(h.Sum(nil))
+}
+
 // TestHashDefinition checks the hash against the definition in
 // docs/datasets.md, written out here by hand.
 func TestHashDefinition(t *testing.T) {
@@ -54,22 +75,14 @@ func TestHashDefinition(t *testing.T) {
 	str := func(s string) []byte {
 		return append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...)
 	}
-	column := func(vals ...[]byte) []byte {
-		h := sha256.New()
-		for _, v := range vals {
-			h.Write(v)
-		}
-		return h.Sum(nil)
-	}
-	h := sha256.New()
-	h.Write([]byte("joule table hash v2\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows 4\n"))
-	h.Write(column(i64(1), null, i64(-2), i64(9007199254740993)))
-	h.Write(column(f64(0), f64(0x7FF8000000000000), f64(math.Float64bits(1.5)), null))
-	h.Write(column([]byte{1, 1}, []byte{1, 0}, null, []byte{1, 1}))
-	h.Write(column(i32(1), i32(-1), null, i32(19782)))
-	h.Write(column(i64(1e6), null, i64(1704067200000001), i64(-1e6)))
-	h.Write(column(str("short"), str("a string longer than twelve bytes"), str(""), null))
-	if want := HashV2Prefix + hex.EncodeToString(h.Sum(nil)); got != want {
+	want := hashV2("joule table hash v2\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows 4\n",
+		digestV2(i64(1), null, i64(-2), i64(9007199254740993)),
+		digestV2(f64(0), f64(0x7FF8000000000000), f64(math.Float64bits(1.5)), null),
+		digestV2([]byte{1, 1}, []byte{1, 0}, null, []byte{1, 1}),
+		digestV2(i32(1), i32(-1), null, i32(19782)),
+		digestV2(i64(1e6), null, i64(1704067200000001), i64(-1e6)),
+		digestV2(str("short"), str("a string longer than twelve bytes"), str(""), null))
+	if got != want {
 		t.Errorf("hash = %s, want %s", got, want)
 	}
 }
@@ -107,12 +120,7 @@ func TestHashLogical(t *testing.T) {
 			cs[2].Write(append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...))
 		}
 	}
-	h := sha256.New()
-	h.Write([]byte("joule table hash v2\nid\x1finteger\nx\x1ffloat\ns\x1fstring\nrows 10000\n"))
-	for _, c := range cs {
-		h.Write(c.Sum(nil))
-	}
-	if want := HashV2Prefix + hex.EncodeToString(h.Sum(nil)); base != want {
+	if want := hashV2("joule table hash v2\nid\x1finteger\nx\x1ffloat\ns\x1fstring\nrows 10000\n", cs[0].Sum(nil), cs[1].Sum(nil), cs[2].Sum(nil)); base != want {
 		t.Errorf("hash of 10,000 rows = %s, want %s", base, want)
 	}
 	for _, tt := range []struct {
@@ -149,18 +157,11 @@ func TestHashWithoutNulls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	column := func(vals ...uint64) []byte {
-		h := sha256.New()
-		for _, v := range vals {
-			h.Write(binary.LittleEndian.AppendUint64([]byte{1}, v))
-		}
-		return h.Sum(nil)
-	}
-	h := sha256.New()
-	h.Write([]byte("joule table hash v2\nf\x1ffloat\nts\x1ftimestamp\nrows 3\n"))
-	h.Write(column(0, 0x7FF8000000000000, math.Float64bits(1.5)))
-	h.Write(column(1e6, uint64(1<<64-1e6), 1704067200000001))
-	if want := HashV2Prefix + hex.EncodeToString(h.Sum(nil)); got != want {
+	u64 := func(v uint64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, v) }
+	want := hashV2("joule table hash v2\nf\x1ffloat\nts\x1ftimestamp\nrows 3\n",
+		digestV2(u64(0), u64(0x7FF8000000000000), u64(math.Float64bits(1.5))),
+		digestV2(u64(1e6), u64(1<<64-1e6), u64(1704067200000001)))
+	if got != want {
 		t.Errorf("hash = %s, want %s", got, want)
 	}
 }
