@@ -257,7 +257,7 @@ if [ "$PARTS" = all ]; then
 	[ $((s_flask / 2)) -lt 1 ] || latrow "flask (50 % of its own)" "$furl" $((s_flask / 2))
 
 	log "overload: 10x joule's sustainable rate, $OVER_CONNS connections"
-	overload "$over" "no rate limit (admission bound 40)" "$jurl" $((s_joule * 10))
+	overload "$over" "no rate limit (admission bound 136)" "$jurl" $((s_joule * 10))
 	# The limit is half the sustainable rate, so that the excess is refused
 	# even when the client reaches no more than the sustainable rate.
 	limit=$((s_joule / 2))
@@ -271,7 +271,7 @@ s_batch=$(sustainable "joule, $BATCH rows a call" "$jurl" 200)
 overb="$work/overb.txt"
 : >"$overb"
 log "overload: 10x the sustainable rate of calls of $BATCH rows, $OVER_CONNS connections"
-overload "$overb" "no rate limit (admission bound 40)" "$jurl" $((s_batch * 10))
+overload "$overb" "no rate limit (admission bound 136)" "$jurl" $((s_batch * 10))
 blimit=$((s_batch / 2))
 overload "$overb" "--rate-limit $blimit" "$(limited rf-batch-limited "$blimit")" $((s_batch * 10))
 body="$work/body.json"

@@ -28,11 +28,18 @@ type binServer struct {
 // it when the test ends.
 func startBinary(t *testing.T, extra ...string) *binServer {
 	t.Helper()
+	return startBinaryEnv(t, nil, extra...)
+}
+
+// startBinaryEnv is startBinary with env (KEY=value) added to the
+// process's environment.
+func startBinaryEnv(t *testing.T, env []string, extra ...string) *binServer {
+	t.Helper()
 	bin := joulebin(t)
 	dir := t.TempDir()
 	args := append([]string{"up", "--data-dir", dir, "--listen", "127.0.0.1:0", "--node-name", "test-node", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
+	cmd.Env = append(append(os.Environ(), "HOME="+dir), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

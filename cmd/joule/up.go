@@ -12,7 +12,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +35,25 @@ import (
 	"github.com/joule-dev/joule/web"
 )
 
+// cpuProcs returns the runtime's GOMAXPROCS as the process started (the
+// CPUs it may use), and, unless GOMAXPROCS is set in the environment,
+// gives the runtime one P more, once per process. In-process predict calls
+// compute on at most that many threads (serving.Config.ComputeSlots), so
+// the extra P is always free to read and refuse requests while the model
+// work fills every CPU; the OS scheduler then runs that thread promptly
+// (docs/decisions.md, "Predict calls compute on at most one thread per
+// CPU").
+var cpuProcs = sync.OnceValue(func() int {
+	n := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(n + 1)
+	}
+	return n
+})
+
 // up wires every part of the server together and runs it until ctx is done.
 func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
+	procs := cpuProcs()
 	logger := newLogger(cfg, errOut)
 	started := time.Now().UTC()
 
@@ -172,7 +191,7 @@ func up(ctx context.Context, cfg cli.UpConfig, out, errOut io.Writer) error {
 		ln.Close()
 		return err
 	}
-	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec, Monitor: monitorCfg,
+	deployments := serving.NewManager(serving.Config{Store: store, DataDir: cfg.DataDir, Runtime: local.exec, Monitor: monitorCfg, ComputeSlots: procs,
 		Engine: dataset.EngineConfig{TempDir: filepath.Join(cfg.DataDir, "datasets", "tmp")}, Logger: logger.With("subsystem", "serving"),
 		LifecycleStatus: func(id string) *joule.LifecycleStatus { return loop.Load().Status(id) }})
 	if err := deployments.Start(ctx); err != nil {

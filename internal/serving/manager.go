@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,10 +41,21 @@ type Config struct {
 	// command (the executor, as for jobs); nil refuses them.
 	Runtime joule.Runtime
 	// QueuePerWorker bounds each replica's queue: workers × this many
-	// requests may wait (default 4). A deployment admits at most
+	// requests may wait (default 16). A deployment admits at most
 	// max replicas × workers × (1 + this) requests at once; beyond that a
-	// request gets 503 at once.
+	// request gets 503 at once. The bound is for memory (each admitted
+	// call holds its body); it is set well above the connection counts
+	// of ordinary clients, because requests are read at once even while
+	// the model work fills the CPUs (ComputeSlots) and a short stall
+	// lets every open connection's request in.
 	QueuePerWorker int
+	// ComputeSlots bounds the in-process predict calls that compute at
+	// once, over all deployments (default: GOMAXPROCS). Calls past it wait
+	// their turn off the CPU, so that, with the runtime given a P more
+	// than this (joule up does), reading and refusing requests never
+	// waits behind model work (docs/decisions.md, "Predict calls compute
+	// on at most one thread per CPU").
+	ComputeSlots int
 	// LifecycleStatus returns the retraining loop's state for a
 	// deployment, shown in its status (nil: none).
 	LifecycleStatus func(deploymentID string) *joule.LifecycleStatus
@@ -64,6 +76,9 @@ type Manager struct {
 	stop func()
 	wg   sync.WaitGroup
 	mon  *monitor // monitor: drift windows, references, feedback (monitor.go)
+	// compute holds one token per in-process predict call computing now
+	// (Config.ComputeSlots), shared by every replica.
+	compute chan struct{}
 }
 
 // NewManager returns a Manager; Start loads the stored deployments.
@@ -72,9 +87,12 @@ func NewManager(cfg Config) *Manager {
 		cfg.Now = time.Now
 	}
 	if cfg.QueuePerWorker <= 0 {
-		cfg.QueuePerWorker = 4
+		cfg.QueuePerWorker = 16
 	}
-	m := &Manager{cfg: cfg, logger: cfg.Logger, deps: map[string]*deployment{}}
+	if cfg.ComputeSlots <= 0 {
+		cfg.ComputeSlots = runtime.GOMAXPROCS(0)
+	}
+	m := &Manager{cfg: cfg, logger: cfg.Logger, deps: map[string]*deployment{}, compute: make(chan struct{}, cfg.ComputeSlots)}
 	m.mon = newMonitor(m) // monitor
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
@@ -600,7 +618,9 @@ func (m *Manager) newReplica(ctx context.Context, d *deployment, t *track) (*rep
 	if err != nil {
 		return nil, err
 	}
-	return newReplica(id, p, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker, spec.MaxBatch), nil
+	r := newReplica(id, p, spec.TargetConcurrency, spec.TargetConcurrency*m.cfg.QueuePerWorker, spec.MaxBatch)
+	r.compute = m.compute
+	return r, nil
 }
 
 // Tick is one autoscaler round at the clock's time: each track of each

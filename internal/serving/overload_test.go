@@ -59,13 +59,20 @@ type overloadEnv struct {
 }
 
 func newOverloadEnv(t *testing.T, g *gatedClassifier) *overloadEnv {
+	return newOverloadEnvSlots(t, g, 0)
+}
+
+// newOverloadEnvSlots is newOverloadEnv with Config.ComputeSlots set
+// (0: the default).
+func newOverloadEnvSlots(t *testing.T, g *gatedClassifier, computeSlots int) *overloadEnv {
 	t.Helper()
 	f := newFixture(t)
 	g.Classifier = f.model
 	load := func(_ context.Context, mv joule.ModelVersion) (*Predictor, error) {
 		return NewPredictor(mv, g, []string{"no", "yes"}, nil, nil, dataset.EngineConfig{})
 	}
-	m := f.manager(t, load)
+	m := NewManager(Config{Store: f.store, DataDir: f.dir, Now: f.clock.Now, Load: load, ComputeSlots: computeSlots})
+	t.Cleanup(m.Stop)
 	api, err := httpapi.New(httpapi.Config{Store: f.store, Authenticate: (&auth.Authenticator{Store: f.store}).Authenticate, Deployments: m,
 		Status: func(context.Context) (joule.ServerStatus, error) { return joule.ServerStatus{}, nil }})
 	if err != nil {
@@ -139,7 +146,7 @@ func TestOverloadAdmissionBound(t *testing.T) {
 	g := &gatedClassifier{gate: make(chan struct{})}
 	e := newOverloadEnv(t, g)
 	const workers, calls = 2, 200
-	bound := 1 * workers * (1 + 4) // max 1 replica, QueuePerWorker's default 4
+	bound := 1 * workers * (1 + 16) // max 1 replica, QueuePerWorker's default 16
 	e.f.deploy(t, e.m, joule.Deployment{Name: "small", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: workers, Public: true})
 	e.m.Tick(t.Context()) // start the replica
 	d, err := e.m.lookup(e.f.ws.ID, "small")
@@ -187,6 +194,56 @@ func TestOverloadAdmissionBound(t *testing.T) {
 	}
 }
 
+// TestComputeSlots holds every call in the model while two deployments
+// each admit more calls than the manager's ComputeSlots: at most that many
+// compute at once over both (the rest wait off the CPU, so that reading
+// and refusing requests keeps a thread), every admitted call is still
+// answered once the model is released, and a call that waits for a slot
+// still counts as running in its replica.
+func TestComputeSlots(t *testing.T) {
+	t.Parallel()
+	g := &gatedClassifier{gate: make(chan struct{})}
+	const slots, perDeployment = 3, 8
+	e := newOverloadEnvSlots(t, g, slots)
+	var release sync.Once // on failure too, so that the server can close
+	t.Cleanup(func() { release.Do(func() { close(g.gate) }) })
+	for _, name := range []string{"a", "b"} {
+		e.f.deploy(t, e.m, joule.Deployment{Name: name, MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: perDeployment, Public: true})
+	}
+	e.m.Tick(t.Context())
+	inflight := func() int64 {
+		n := int64(0)
+		for _, name := range []string{"a", "b"} {
+			d, err := e.m.lookup(e.f.ws.ID, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += d.inflight.Load()
+		}
+		return n
+	}
+	a, b := e.burst(t, "a", perDeployment), e.burst(t, "b", perDeployment)
+	for deadline := time.Now().Add(10 * time.Second); inflight() != 2*perDeployment || g.running.Load() != slots; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d calls in flight, %d in the model; want %d and %d", inflight(), g.running.Load(), 2*perDeployment, slots)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a call past the bound would get in now
+	if got := g.maxRunning.Load(); got != slots {
+		t.Errorf("calls computing at once = %d, want %d (ComputeSlots) with %d waiting", got, slots, 2*perDeployment)
+	}
+	release.Do(func() { close(g.gate) })
+	for _, answers := range []<-chan answer{a, b} {
+		for ans := range answers {
+			checkPrediction(t, ans)
+		}
+	}
+	if got := inflight(); got != 0 {
+		t.Errorf("in flight after the bursts = %d, want 0", got)
+	}
+}
+
 // TestOverloadRateLimit sends a burst at a rate-limited deployment with
 // the clock stopped: exactly the bucket's burst (one second's worth) is
 // served and every other call gets 429 in the JSON error shape.
@@ -211,8 +268,8 @@ func TestOverloadRateLimit(t *testing.T) {
 	}
 }
 
-// TestOverloadHeapBounded sends 25 bursts of 200 calls, 20 times a
-// deployment's admission bound, and checks the answers (200 or 503, never
+// TestOverloadHeapBounded sends 25 bursts of 200 calls, about 12 times a
+// deployment's admission bound (1 × (1 + 16)), and checks the answers (200 or 503, never
 // anything else) and that the live heap after the last burst is within 4
 // MiB of the live heap after the first: a server that kept anything per
 // refused or served call (200 B × 5,000 calls is already 1 MiB) would
@@ -224,7 +281,7 @@ func TestOverloadHeapBounded(t *testing.T) {
 	g := &gatedClassifier{gate: make(chan struct{})}
 	close(g.gate)
 	e := newOverloadEnv(t, g)
-	e.f.deploy(t, e.m, joule.Deployment{Name: "busy", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: 2, Public: true})
+	e.f.deploy(t, e.m, joule.Deployment{Name: "busy", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: 1, Public: true})
 	e.m.Tick(t.Context())
 	live := func() uint64 {
 		runtime.GC()

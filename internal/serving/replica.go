@@ -44,6 +44,11 @@ type replica struct {
 	maxBatch int
 	room     chan struct{} // one per queued or running call; capacity workers + queue
 	slots    chan struct{} // one per running call; capacity workers
+	// compute, for a model served in process, is the manager's gate of
+	// calls computing at once over all replicas (Config.ComputeSlots); a
+	// running call holds one of its tokens while it predicts. nil for a
+	// model server process, whose calls wait on I/O.
+	compute chan struct{}
 	// closing is closed by stop: calls not yet admitted go elsewhere.
 	closing chan struct{}
 	once    sync.Once
@@ -76,6 +81,15 @@ func (r *replica) run(t *task) {
 	if err := t.ctx.Err(); err != nil {
 		t.done <- result{err: joule.Errorf(joule.EUNAVAILABLE, "request ended before a worker took it")}
 		return
+	}
+	if r.compute != nil {
+		select {
+		case r.compute <- struct{}{}:
+			defer func() { <-r.compute }()
+		case <-t.ctx.Done():
+			t.done <- result{err: joule.Errorf(joule.EUNAVAILABLE, "request ended before a worker took it")}
+			return
+		}
 	}
 	var c0 int64
 	ok := false // c0 was read

@@ -454,14 +454,15 @@ func TestOverloadRejects(t *testing.T) {
 	dep := f.deploy(t, m, joule.Deployment{Name: "credit", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: 1})
 	m.Tick(t.Context())
 	rt, _ := m.lookup(f.ws.ID, dep.Name)
-	for range 5 { // 1 running + 4 queued fill the one replica
+	const bound = 1 * (1 + 16) // 1 running + 16 queued (QueuePerWorker's default) fill the one replica
+	for range bound {
 		rt.enter()
 	}
 	_, err := predict(t, m, f.ws.ID, "credit", `{"instances": [{"a": 1, "b": 2, "n": 3}]}`)
 	if joule.ErrorCode(err) != joule.EUNAVAILABLE || !strings.Contains(joule.ErrorMessage(err), "overloaded") {
 		t.Fatalf("request over the bound = %v, want unavailable: overloaded", err)
 	}
-	for range 5 {
+	for range bound {
 		rt.leave()
 	}
 	if _, err := predict(t, m, f.ws.ID, "credit", `{"instances": [{"a": 1, "b": 2, "n": 3}]}`); err != nil {
