@@ -9,7 +9,7 @@
 # --public --min 1 --max 1, then runs wrk paced by scripts/benchserve/pace.lua,
 # one line per run: offered rate, connections, achieved rate, p99, answers
 # by status, p50/p99 of the 200s and of the 429/503s (pace.lua's own stamps),
-# and joule's and wrk's CPU use over the run's middle 4 s.
+# and joule's and wrk's CPU use over the middle half of the run.
 #
 # Usage: scripts/bench-overload.sh LABEL BIN [KEY=VALUE ...]
 #   RUNS="RATE:CONNS:SECONDS:BODY ..." (BODY batch = the file's first 100
@@ -26,34 +26,21 @@ label=$1; bin=$(realpath "$2"); shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 csv=$repo/examples/data/finance/UCI_Credit_Card.csv
 work=$(mktemp -d)
-body() { # ROWS: the file's first ROWS rows as one predict body
-	head -$(($1 + 1)) "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; printf "{\"instances\":["; next }
-		{ printf "%s{", (NR > 2 ? "," : ""); n=0
-		  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
-		  printf "}" }
-		END { printf "]}\n" }'
-}
-body 100 >"$work/batch.json"
-body 1 >"$work/row.json"
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. "$repo/scripts/benchserve/common.sh" # freeport, waitfor, predict_body, train_forest
+predict_body "$csv" 100 >"$work/batch.json"
+predict_body "$csv" 1 >"$work/row.json"
+port=$(freeport)
 mkdir -p "$work/data"
 env "$@" HOME="$work/data" "$bin" up --data-dir "$work/data" --listen "127.0.0.1:$port" --node-name bench --log-level warn >"$work/joule.log" 2>&1 &
 jpid=$!
 trap 'kill $jpid 2>/dev/null; wait $jpid 2>/dev/null; rm -rf "$work"' EXIT
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; do
-	i=$((i + 1)); [ $i -lt 240 ] || { cat "$work/joule.log" >&2; exit 1; }
-	sleep 0.5
-done
+waitfor "http://127.0.0.1:$port/healthz"
 export JOULE_SERVER="http://127.0.0.1:$port"
 JOULE_TOKEN=$(cat "$work/data/admin.token"); export JOULE_TOKEN
-"$bin" dataset upload credit "$csv" -q >/dev/null
-"$bin" train --dataset credit --target Y --features "$(seq -s, -f 'X%g' 1 23)" --algorithm random_forest \
-	--param n_estimators=100 --split-seed 42 --wait >/dev/null
+train_forest "$bin" "$csv" >/dev/null
 "$bin" deploy credit@1 --name rf --public --min 1 --max 1 >/dev/null
 url="http://127.0.0.1:$port/v1/workspaces/default/deployments/rf/predict"
 run() { # RATE CONNS SECONDS BODYFILE
-	sleep 2
 	SB_RATE=$1 SB_THREADS=2 SB_BODY=$4 SB_TRACK=1 wrk -t2 -c"$2" -d"$3"s --timeout 10s -s "$repo/scripts/benchserve/pace.lua" "$url" |
 		sed -n 's/^RESULT //p' | tr ' ' '\n' |
 		grep -E '^(achieved|p99_ms|status|ok_p50_ms|ok_p99_ms|reject_p50_ms|reject_p99_ms)=' | tr '\n' ' '
@@ -62,12 +49,14 @@ cpu() { for p in $jpid $(pgrep -x wrk); do awk '{ print $14 + $15 }' "/proc/$p/s
 run 200 64 3 "$work/batch.json" >/dev/null # warm up
 for spec in ${RUNS:-950:64:10:batch 1900:64:10:batch 19000:256:10:batch 29000:64:10:row}; do
 	IFS=: read -r rate conns secs b <<<"$spec"
-	(sleep 4; a=$(cpu); sleep 4; echo "$a | $(cpu)") >"$work/cpu.txt" &
+	sleep 2 # let the previous run's backlog drain
+	half=$(awk -v s="$secs" 'BEGIN { print s / 2 }')
+	(sleep "$(awk -v s="$secs" 'BEGIN { print s / 4 }')"; a=$(cpu); sleep "$half"; echo "$a | $(cpu)") >"$work/cpu.txt" &
 	sampler=$!
 	r=$(run "$rate" "$conns" "$secs" "$work/$b.json")
 	wait $sampler
-	use=$(awk -F'|' -v hz="$(getconf CLK_TCK)" '{ split($1, a, " "); split($2, b, " "); w = 0
+	use=$(awk -F'|' -v hz="$(getconf CLK_TCK)" -v t="$half" '{ split($1, a, " "); split($2, b, " "); w = 0
 		for (i = 2; i in b; i++) w += b[i] - a[i]
-		printf "joule %.0f%% wrk %.0f%% of a CPU", 100 * (b[1] - a[1]) / hz / 4, 100 * w / hz / 4 }' "$work/cpu.txt")
+		printf "joule %.0f%% wrk %.0f%% of a CPU", 100 * (b[1] - a[1]) / hz / t, 100 * w / hz / t }' "$work/cpu.txt")
 	echo "$label $rate/s x$conns ($b): $r $use"
 done

@@ -22,7 +22,7 @@ csv=examples/data/finance/UCI_Credit_Card.csv
 w=$(mktemp -d)
 pids=""
 trap 'kill $pids 2>/dev/null; rm -rf "$w"' EXIT
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/benchserve/common.sh # freeport, waitfor, predict_body, train_forest
 
 bin=${3:-}
 if [ -z "$bin" ]; then
@@ -30,22 +30,17 @@ if [ -z "$bin" ]; then
 	bin=$w/joule
 fi
 go build -o "$w/echo" ./scripts/benchserve/echo
-head -2 "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; next }
-	{ printf "{\"instances\":[{"; n=0
-	  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
-	  printf "}]}\n" }' >"$w/body.json"
+predict_body "$csv" 1 >"$w/body.json"
 jport=$(freeport); eport=$(freeport)
 mkdir -p "$w/data"
 HOME="$w/data" "$bin" up --data-dir "$w/data" --listen "127.0.0.1:$jport" --node-name bench --log-level warn >"$w/joule.log" 2>&1 &
 jp=$!; pids="$pids $jp"
 "$w/echo" "127.0.0.1:$eport" >/dev/null 2>&1 &
 ep=$!; pids="$pids $ep"
-for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$jport/healthz" >/dev/null && break; sleep 0.5; done
+waitfor "http://127.0.0.1:$jport/healthz"
 export JOULE_SERVER=http://127.0.0.1:$jport
 JOULE_TOKEN=$(cat "$w/data/admin.token"); export JOULE_TOKEN
-"$bin" dataset upload credit "$csv" -q >/dev/null
-"$bin" train --dataset credit --target Y --features "$(seq -s, -f 'X%g' 1 23)" --algorithm random_forest \
-	--param n_estimators=100 --split-seed 42 --wait >/dev/null
+train_forest "$bin" "$csv" >/dev/null
 "$bin" deploy credit@1 --name rf --public --min 1 --max 1 >/dev/null
 "$bin" deploy credit@1 --name rfnm --public --min 1 --max 1 --no-monitor >/dev/null
 

@@ -60,29 +60,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-waitfor() { # URL: wait up to 120 s for any HTTP answer
-	i=0
-	until curl -s -o /dev/null "$1"; do
-		i=$((i + 1))
-		[ $i -lt 240 ] || { echo "no answer from $1" >&2; exit 1; }
-		sleep 0.5
-	done
-}
+. scripts/benchserve/common.sh # freeport, waitfor, predict_body, train_forest
 
 log "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# predict_body ROWS: the file's first ROWS rows as one predict body,
-# features X1…X23.
-predict_body() {
-	head -$(($1 + 1)) "$csv" | awk -F, 'NR==1 { for (i=1;i<=NF;i++) h[i]=$i; printf "{\"instances\":["; next }
-		{ printf "%s{", (NR > 2 ? "," : ""); n=0
-		  for (i=1;i<=NF;i++) if (h[i] ~ /^X[0-9]+$/) { printf "%s\"%s\":%s", (n++ ? "," : ""), h[i], $i }
-		  printf "}" }
-		END { printf "]}\n" }'
-}
-predict_body 1 >"$work/body.json"  # one row, for all three servers
-predict_body "$BATCH" >"$work/batch.json"
+predict_body "$csv" 1 >"$work/body.json"  # one row, for all three servers
+predict_body "$csv" "$BATCH" >"$work/batch.json"
 body="$work/body.json"
 
 log "building joule and the echo server"
@@ -105,9 +88,7 @@ export JOULE_SERVER="http://127.0.0.1:$jport"
 JOULE_TOKEN=$(cat "$work/data/admin.token"); export JOULE_TOKEN
 j() { "$work/joule" "$@"; }
 log "joule: uploading and training the forest"
-j dataset upload credit "$csv" -q >/dev/null
-j train --dataset credit --target Y --features "$(seq -s, -f 'X%g' 1 23)" --algorithm random_forest \
-	--param n_estimators=100 --split-seed 42 --wait >"$work/train.txt"
+train_forest "$work/joule" "$csv" >"$work/train.txt"
 sed -n 's/^ *metrics: */joule forest: /p' "$work/train.txt" >&2
 j deploy credit@1 --name rf --public --min 1 --max 1 >/dev/null
 jurl="http://127.0.0.1:$jport/v1/workspaces/default/deployments/rf/predict"
