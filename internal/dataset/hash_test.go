@@ -48,11 +48,7 @@ func hashV2(header string, digests ...[]byte) string {
 // TestHashDefinition checks the hash against the definition in
 // docs/datasets.md, written out here by hand.
 func TestHashDefinition(t *testing.T) {
-	d, err := openDuck(t.Context(), EngineConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.close()
+	d := testDuck(t)
 	cols := []joule.DatasetColumn{
 		{Name: "i", Type: joule.TypeInteger}, {Name: "f", Type: joule.TypeFloat}, {Name: "b", Type: joule.TypeBoolean},
 		{Name: "d", Type: joule.TypeDate}, {Name: "ts", Type: joule.TypeTimestamp}, {Name: "s", Type: joule.TypeString},
@@ -87,15 +83,22 @@ func TestHashDefinition(t *testing.T) {
 	}
 }
 
+// testDuck opens a DuckDB with the default limits, closed when tb ends.
+func testDuck(tb testing.TB) *duck {
+	tb.Helper()
+	d, err := openDuck(tb.Context(), EngineConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(d.close)
+	return d
+}
+
 // TestHashLogical checks that the hash is of the table, not of the file:
 // stored types, compression and row groups do not change it; a value or the
 // row order does.
 func TestHashLogical(t *testing.T) {
-	d, err := openDuck(t.Context(), EngineConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.close()
+	d := testDuck(t)
 	cols := []joule.DatasetColumn{{Name: "id", Type: joule.TypeInteger}, {Name: "x", Type: joule.TypeFloat}, {Name: "s", Type: joule.TypeString}}
 	hashOf := func(query, opts string) string {
 		t.Helper()
@@ -143,11 +146,7 @@ func TestHashLogical(t *testing.T) {
 // (TestHashDefinition's columns each have one): -0 and NaN are canonical
 // there too.
 func TestHashWithoutNulls(t *testing.T) {
-	d, err := openDuck(t.Context(), EngineConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.close()
+	d := testDuck(t)
 	cols := []joule.DatasetColumn{{Name: "f", Type: joule.TypeFloat}, {Name: "ts", Type: joule.TypeTimestamp}}
 	got, err := hashParquet(t.Context(), d, writeParquet(t, d, `SELECT * FROM (VALUES
 		(-0.0::DOUBLE, TIMESTAMP '1970-01-01 00:00:01'),
@@ -170,11 +169,7 @@ func TestHashWithoutNulls(t *testing.T) {
 // columns of the scale benchmark's generated CSV (scripts/bench_ingest.sh):
 // an id, a timestamp, a category, six floats, a count and a short note.
 func BenchmarkHashParquet(b *testing.B) {
-	d, err := openDuck(b.Context(), EngineConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.close()
+	d := testDuck(b)
 	path := filepath.Join(b.TempDir(), "t.parquet")
 	if _, err := d.exec(b.Context(), `COPY (SELECT i AS id, TIMESTAMP '2024-01-01' + to_seconds(i) AS ts,
 		['alpha', 'beta', 'gamma', 'delta'][i % 4 + 1] AS category,
