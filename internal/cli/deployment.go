@@ -32,6 +32,10 @@ Replicas run in the server's process. The autoscaler keeps between --min and
 deployment scales to zero after --idle-timeout without requests, and the next
 request waits for a replica up to --cold-start-timeout.
 
+Under overload a deployment refuses at once rather than queueing without
+end: beyond --rate-limit a request gets 429, and beyond --max ×
+--target-concurrency × 17 requests in flight it gets 503.
+
 After --, a command line makes a deployment of kind command: each replica
 runs that command (your own model server, e.g. a Python app) as a process,
 with PORT in its environment. It must listen on 127.0.0.1:$PORT, answer 200
