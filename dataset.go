@@ -63,10 +63,11 @@ type DatasetVersion struct {
 	DatasetID   string `json:"dataset_id"`
 	WorkspaceID string `json:"workspace_id"`
 	Version     int    `json:"version"` // 1, 2, … within the dataset; set by the store
-	// Hash is "sha256:v2:" ("sha256:" before hash version 2) and the hex
-	// digest of the version's logical content
-	// (column names and types, then every row in order), so the same table
-	// from a CSV file, PostgreSQL or MariaDB hashes the same.
+	// Hash is "blake3:v3:" and the hex digest of the version's logical
+	// content (column names and types, then every row in order), so the
+	// same table from a CSV file, PostgreSQL or MariaDB hashes the same.
+	// Versions made before hash version 3 keep their "sha256:v2:" hash, or
+	// before version 2 their "sha256:" hash (docs/datasets.md, "Hash").
 	Hash         string          `json:"hash"`
 	Columns      []DatasetColumn `json:"columns"`
 	Rows         int64           `json:"rows"`

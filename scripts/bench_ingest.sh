@@ -3,7 +3,7 @@
 # CSV of SIZE bytes (default 1 GB), then in separate processes, one after the
 # other on the same file: three pairs of DuckDB's own read_csv → Parquet and
 # joule's ingest (sniff, infer, read with rejects, write Parquet, hash), then
-# joule's content hash of the result alone (v2, and v1 for comparison) and
+# joule's content hash of the result alone (v3, and v1 for comparison) and
 # its profile. Each prints its time, throughput, CPU time (user + system)
 # and peak resident memory (VmHWM), each of its own process.
 #

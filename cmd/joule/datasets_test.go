@@ -38,7 +38,7 @@ func TestDatasetJourney(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &up); err != nil {
 		t.Fatalf("upload -o json: %v\n%s", err, out)
 	}
-	if up.Rows != 30000 || up.RejectedRows != 0 || up.Version != 1 || len(up.Columns) != 25 || !strings.HasPrefix(up.Hash, "sha256:") {
+	if up.Rows != 30000 || up.RejectedRows != 0 || up.Version != 1 || len(up.Columns) != 25 || !strings.HasPrefix(up.Hash, "blake3:v3:") {
 		t.Errorf("upload = %+v, want 30000 rows, 0 rejected, version 1, 25 columns, a hash", up)
 	}
 	if up.Columns[0].Name != "ID" || up.Columns[0].Type != "integer" || up.Columns[1].Type != "float" {

@@ -355,7 +355,9 @@ func (m *Main) datasetVersionsCommand() *cobra.Command {
 }
 
 func shortHash(h string) string {
-	h = strings.TrimPrefix(strings.TrimPrefix(h, "sha256:"), "v2:")
+	// "blake3:v3:…", "sha256:v2:…" or "sha256:…": the digest without the
+	// algorithm and the version.
+	h = h[strings.LastIndexByte(h, ':')+1:]
 	if len(h) > 12 {
 		return h[:12]
 	}

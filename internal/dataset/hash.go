@@ -2,12 +2,10 @@ package dataset
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"math"
 	"runtime"
 	"slices"
@@ -18,29 +16,33 @@ import (
 	"unsafe"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
+	"github.com/zeebo/blake3"
 
 	"github.com/joule-dev/joule"
 )
 
-// HashV2Prefix starts every content hash computed since hash version 2
+// HashV3Prefix starts every content hash computed since hash version 3
 // (docs/datasets.md, "Hash"). Older versions keep the hash they were stored
-// with: "sha256:" and 64 hex digits, the version 1 definition.
-const HashV2Prefix = "sha256:v2:"
+// with: "sha256:v2:" (version 2) or "sha256:" (version 1), then 64 hex
+// digits.
+const HashV3Prefix = "blake3:v3:"
 
-// hashParquet returns the version 2 content hash of the Parquet file at
-// path, whose columns are cols: "sha256:v2:" and the hex SHA-256 of
+// hashParquet returns the version 3 content hash of the Parquet file at
+// path, whose columns are cols: "blake3:v3:" and the hex BLAKE3 of
 //
-//	"joule table hash v2\n"
+//	"joule table hash v3\n"
 //	for each column: name 0x1F type "\n"
 //	"rows " decimal row count "\n"
-//	for each column: the 32-byte SHA-256 of the column's values in row order
+//	for each column: its 32-byte values digest, then for a string column
+//	                 its lengths digest, then its nulls digest
 //
-// where each value is written in a canonical binary form of its joule type
-// (see columnHasher), so the hash is of the logical table: a CSV file, a
-// PostgreSQL or a MariaDB copy of one table, and any Parquet encoding of
-// it, hash alike. DuckDB reads the file as a stream of 2,048-row chunks (the
-// columns cast to the joule types' DuckDB types) and Go hashes the columns
-// in parallel (see tableHasher), in constant memory.
+// where the digests are of the column's values in row order in a canonical
+// binary form of its joule type (see columnHasher), so the hash is of the
+// logical table: a CSV file, a PostgreSQL or a MariaDB copy of one table,
+// and any Parquet encoding of it, hash alike. DuckDB reads the file as a
+// stream of 2,048-row chunks (the columns cast to the joule types' DuckDB
+// types) and Go hashes the columns in parallel (see tableHasher), in
+// constant memory.
 func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
@@ -60,7 +62,7 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 	return th.sum(), nil
 }
 
-// tableHasher computes the version 2 content hash (see hashParquet) of a
+// tableHasher computes the version 3 content hash (see hashParquet) of a
 // table given as DuckDB chunks in row order, whose vectors are flat and of
 // the columns' joule types' DuckDB types. Up to GOMAXPROCS workers hash
 // the columns, each a fixed share of them (balanced by the width of their
@@ -88,7 +90,7 @@ const hashQueue = 16
 func newTableHasher(cols []joule.DatasetColumn) *tableHasher {
 	t := &tableHasher{cols: cols, hs: make([]*columnHasher, len(cols))}
 	for i, c := range cols {
-		t.hs[i] = &columnHasher{typ: c.Type, h: sha256.New()}
+		t.hs[i] = newColumnHasher(c.Type)
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(cols))
 	if workers == 0 {
@@ -130,18 +132,18 @@ func newTableHasher(cols []joule.DatasetColumn) *tableHasher {
 	return t
 }
 
-// hashWeight is a rough cost of hashing a column's value: its encoded
-// width, a string counted as a short one.
+// hashWeight is a rough cost of hashing a column's value: its width, a
+// string counted as a short one copied value by value.
 func hashWeight(typ string) int {
 	switch typ {
 	case joule.TypeBoolean:
-		return 2
+		return 1
 	case joule.TypeDate:
-		return 5
+		return 4
 	case joule.TypeInteger, joule.TypeFloat, joule.TypeTimestamp:
-		return 9
+		return 8
 	default:
-		return 24
+		return 32
 	}
 }
 
@@ -170,33 +172,70 @@ func (t *tableHasher) close() {
 
 // sum returns the hash of the chunks added so far; call close first.
 func (t *tableHasher) sum() string {
-	h := sha256.New()
-	h.Write([]byte("joule table hash v2\n"))
+	h := blake3.New()
+	h.WriteString("joule table hash v3\n")
 	for _, c := range t.cols {
 		fmt.Fprintf(h, "%s\x1f%s\n", c.Name, c.Type)
 	}
-	h.Write([]byte("rows " + strconv.FormatInt(t.rows, 10) + "\n"))
+	h.WriteString("rows " + strconv.FormatInt(t.rows, 10) + "\n")
 	for _, c := range t.hs {
-		h.Write(c.h.Sum(nil))
+		h.Write(c.vals.Sum(nil))
+		if c.lens != nil {
+			h.Write(c.lens.Sum(nil))
+		}
+		h.Write(c.nulls.Sum(nil))
 	}
-	return HashV2Prefix + hex.EncodeToString(h.Sum(nil))
+	return HashV3Prefix + hex.EncodeToString(h.Sum(nil))
 }
 
-// columnHasher digests one column's values in row order. Each value is one
-// byte, 0 for NULL and 1 otherwise, then for a non-NULL value:
+// columnHasher digests one column as up to three streams over its rows in
+// order, each hashed with BLAKE3:
 //
-//	integer    int64, little-endian
-//	float      the IEEE 754 float64 bits, little-endian; -0 written as 0 and
-//	           every NaN as 0x7FF8000000000000
-//	boolean    one byte, 0 or 1
-//	date       int32 days since 1970-01-01, little-endian
-//	timestamp  int64 microseconds since 1970-01-01 00:00:00 UTC, little-endian
-//	string     uint32 byte length, little-endian, then the UTF-8 bytes
+//	values   every row's value in the fixed-width form of its type, a NULL
+//	         as zero bytes:
+//	           integer    int64, little-endian
+//	           float      the IEEE 754 float64 bits, little-endian; -0
+//	                      written as 0 and every NaN as 0x7FF8000000000000
+//	           boolean    one byte, 0 or 1
+//	           date       int32 days since 1970-01-01, little-endian
+//	           timestamp  int64 microseconds since 1970-01-01 00:00:00 UTC,
+//	                      little-endian
+//	         or, for a string column, the UTF-8 bytes of its values one
+//	         after the other (nothing for a NULL)
+//	lengths  string columns only: every row's byte length as a uint32,
+//	         little-endian, 0 for a NULL
+//	nulls    the 0-based row number of every NULL, uint64, little-endian
+//
+// DuckDB's vectors hold fixed-width values in exactly that form (joule
+// builds for little-endian machines only, as DuckDB's Go bindings do), so
+// a chunk without a NULL, a -0, a NaN or a boolean other than 0 or 1 is
+// hashed where it lies, without a copy.
 type columnHasher struct {
-	typ string
-	h   hash.Hash
-	buf []byte
+	typ                  string
+	width                int // bytes per value; 0 for strings
+	vals, lens, nulls    *blake3.Hasher
+	row                  int64 // rows digested
+	buf, lenBuf, nullBuf []byte
 }
+
+func newColumnHasher(typ string) *columnHasher {
+	c := &columnHasher{typ: typ, vals: blake3.New(), nulls: blake3.New()}
+	switch typ {
+	case joule.TypeInteger, joule.TypeFloat, joule.TypeTimestamp:
+		c.width = 8
+	case joule.TypeDate:
+		c.width = 4
+	case joule.TypeBoolean:
+		c.width = 1
+	default:
+		c.lens = blake3.New()
+	}
+	return c
+}
+
+// bigString is the length from which a string value is hashed where it
+// lies rather than copied into the chunk's buffer.
+const bigString = 4 << 10
 
 // chunk digests the first n values of a flat DuckDB vector.
 func (c *columnHasher) chunk(vec bindings.Vector, n int) {
@@ -204,69 +243,126 @@ func (c *columnHasher) chunk(vec bindings.Vector, n int) {
 	var mask []uint64
 	if p := bindings.VectorGetValidity(vec); p != nil {
 		mask = unsafe.Slice((*uint64)(p), (n+63)/64)
-	}
-	valid := func(i int) bool { return mask == nil || mask[i/64]>>(i%64)&1 == 1 }
-	b := c.buf[:0]
-	switch c.typ {
-	case joule.TypeInteger, joule.TypeTimestamp:
-		for i, v := range unsafe.Slice((*int64)(data), n) {
-			if !valid(i) {
-				b = append(b, 0)
-				continue
-			}
-			b = binary.LittleEndian.AppendUint64(append(b, 1), uint64(v))
+		if allValid(mask, n) {
+			mask = nil
 		}
+	}
+	nulls := c.nullBuf[:0]
+	if c.width == 0 {
+		nulls = c.strings(data, mask, n, nulls)
+	} else {
+		nulls = c.fixed(data, mask, n, nulls)
+	}
+	if len(nulls) > 0 {
+		c.nulls.Write(nulls)
+	}
+	c.nullBuf = nulls
+	c.row += int64(n)
+}
+
+// allValid reports whether the validity mask marks the first n rows valid.
+func allValid(mask []uint64, n int) bool {
+	for _, w := range mask[:n/64] {
+		if w != math.MaxUint64 {
+			return false
+		}
+	}
+	if r := n % 64; r != 0 {
+		m := uint64(1)<<r - 1
+		return mask[n/64]&m == m
+	}
+	return true
+}
+
+// fixed digests n fixed-width values, appending the row numbers of the
+// NULLs (mask nil: none) to nulls.
+func (c *columnHasher) fixed(data unsafe.Pointer, mask []uint64, n int, nulls []byte) []byte {
+	w := c.width
+	raw := unsafe.Slice((*byte)(data), n*w)
+	if mask == nil && canonical(c.typ, raw) {
+		c.vals.Write(raw)
+		return nulls
+	}
+	b := append(c.buf[:0], raw...)
+	for i := range n {
+		v := b[i*w : (i+1)*w]
+		if mask != nil && mask[i/64]>>(i%64)&1 == 0 {
+			clear(v)
+			nulls = binary.LittleEndian.AppendUint64(nulls, uint64(c.row+int64(i)))
+			continue
+		}
+		switch c.typ {
+		case joule.TypeFloat:
+			binary.LittleEndian.PutUint64(v, canonicalFloat(binary.LittleEndian.Uint64(v)))
+		case joule.TypeBoolean:
+			v[0] = min(v[0], 1)
+		}
+	}
+	c.vals.Write(b)
+	c.buf = b
+	return nulls
+}
+
+// canonical reports whether raw, values of typ, is already in the
+// canonical form: no -0 or NaN among floats, no boolean other than 0 or 1.
+func canonical(typ string, raw []byte) bool {
+	switch typ {
 	case joule.TypeFloat:
-		for i, v := range unsafe.Slice((*float64)(data), n) {
-			if !valid(i) {
-				b = append(b, 0)
-				continue
+		for _, v := range unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/8) {
+			if canonicalFloat(v) != v {
+				return false
 			}
-			bits := math.Float64bits(v)
-			switch {
-			case v == 0:
-				bits = 0
-			case v != v:
-				bits = 0x7FF8000000000000
-			}
-			b = binary.LittleEndian.AppendUint64(append(b, 1), bits)
 		}
 	case joule.TypeBoolean:
-		for i, v := range unsafe.Slice((*byte)(data), n) {
-			if !valid(i) {
-				b = append(b, 0)
-				continue
-			}
-			b = append(b, 1, min(v, 1))
-		}
-	case joule.TypeDate:
-		for i, v := range unsafe.Slice((*int32)(data), n) {
-			if !valid(i) {
-				b = append(b, 0)
-				continue
-			}
-			b = binary.LittleEndian.AppendUint32(append(b, 1), uint32(v))
-		}
-	default: // string: DuckDB's 16-byte string_t
-		strs := unsafe.Slice((*[16]byte)(data), n)
-		for i := range strs {
-			if !valid(i) {
-				b = append(b, 0)
-				continue
-			}
-			s := &strs[i]
-			l := binary.LittleEndian.Uint32(s[:4])
-			b = binary.LittleEndian.AppendUint32(append(b, 1), l)
-			if l <= 12 {
-				b = append(b, s[4:4+l]...)
-			} else {
-				p := *(**byte)(unsafe.Pointer(&s[8]))
-				b = append(b, unsafe.Slice(p, l)...)
+		for _, v := range raw {
+			if v > 1 {
+				return false
 			}
 		}
 	}
-	c.h.Write(b)
-	c.buf = b
+	return true
+}
+
+// canonicalFloat returns the canonical bits of the float64 bits v: 0 for
+// -0, 0x7FF8000000000000 for every NaN, else v.
+func canonicalFloat(v uint64) uint64 {
+	switch {
+	case v == 1<<63:
+		return 0
+	case v&0x7FF0000000000000 == 0x7FF0000000000000 && v&0x000FFFFFFFFFFFFF != 0:
+		return 0x7FF8000000000000
+	}
+	return v
+}
+
+// strings digests n string values (DuckDB's 16-byte string_t), appending
+// the row numbers of the NULLs to nulls.
+func (c *columnHasher) strings(data unsafe.Pointer, mask []uint64, n int, nulls []byte) []byte {
+	strs := unsafe.Slice((*[16]byte)(data), n)
+	l, b := c.lenBuf[:0], c.buf[:0]
+	for i := range strs {
+		if mask != nil && mask[i/64]>>(i%64)&1 == 0 {
+			l = append(l, 0, 0, 0, 0)
+			nulls = binary.LittleEndian.AppendUint64(nulls, uint64(c.row+int64(i)))
+			continue
+		}
+		s := &strs[i]
+		l = append(l, s[:4]...)
+		switch n := binary.LittleEndian.Uint32(s[:4]); {
+		case n <= 12:
+			b = append(b, s[4:4+n]...)
+		case n < bigString:
+			b = append(b, unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), n)...)
+		default:
+			c.vals.Write(b)
+			b = b[:0]
+			c.vals.Write(unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), n))
+		}
+	}
+	c.lens.Write(l)
+	c.vals.Write(b)
+	c.lenBuf, c.buf = l, b
+	return nulls
 }
 
 // engine is a DuckDB of its own, opened through the C API so that query

@@ -1,14 +1,16 @@
 package dataset
 
 import (
-	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/zeebo/blake3"
 
 	"github.com/joule-dev/joule"
 )
@@ -24,25 +26,41 @@ func writeParquet(t *testing.T, d *duck, query, opts string) string {
 	return path
 }
 
-// digestV2 is a column's digest in the v2 definition: the SHA-256 of its
-// encoded values in row order.
-func digestV2(vals ...[]byte) []byte {
-	h := sha256.New()
-	for _, v := range vals {
-		h.Write(v)
+// digest is the BLAKE3 of one of a column's streams.
+func digest(stream ...[]byte) []byte {
+	h := blake3.New()
+	for _, b := range stream {
+		h.Write(b)
 	}
 	return h.Sum(nil)
 }
 
-// hashV2 is the v2 definition written out: header (the "joule table hash
-// v2" line, the columns and the row count), then the column digests.
-func hashV2(header string, digests ...[]byte) string {
-	h := sha256.New()
+// hashV3 is the v3 definition written out: the BLAKE3 of the header (the
+// "joule table hash v3" line, the columns and the row count), then the
+// columns' digests (values, lengths for a string column, nulls).
+func hashV3(header string, digests ...[]byte) string {
+	h := blake3.New()
 	h.Write([]byte(header))
 	for _, d := range digests {
 		h.Write(d)
 	}
-	return HashV2Prefix + hex.EncodeToString(h.Sum(nil))
+	return HashV3Prefix + hex.EncodeToString(h.Sum(nil))
+}
+
+func le64(vs ...uint64) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func le32(vs ...uint32) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return b
 }
 
 // TestHashDefinition checks the hash against the definition in
@@ -63,21 +81,14 @@ func TestHashDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	null := []byte{0}
-	i64 := func(v int64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, uint64(v)) }
-	f64 := func(bits uint64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, bits) }
-	i32 := func(v int32) []byte { return binary.LittleEndian.AppendUint32([]byte{1}, uint32(v)) }
-	str := func(s string) []byte {
-		return append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...)
-	}
-	want := hashV2("joule table hash v2\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows 4\n",
-		digestV2(i64(1), null, i64(-2), i64(9007199254740993)),
-		digestV2(f64(0), f64(0x7FF8000000000000), f64(math.Float64bits(1.5)), null),
-		digestV2([]byte{1, 1}, []byte{1, 0}, null, []byte{1, 1}),
-		digestV2(i32(1), i32(-1), null, i32(19782)),
-		digestV2(i64(1e6), null, i64(1704067200000001), i64(-1e6)),
-		digestV2(str("short"), str("a string longer than twelve bytes"), str(""), null))
+	minus2, minus1 := int64(-2), int32(-1)
+	want := hashV3("joule table hash v3\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows 4\n",
+		digest(le64(1, 0, uint64(minus2), 9007199254740993)), digest(le64(1)),
+		digest(le64(0, 0x7FF8000000000000, math.Float64bits(1.5), 0)), digest(le64(3)),
+		digest([]byte{1, 0, 0, 1}), digest(le64(2)),
+		digest(le32(1, uint32(minus1), 0, 19782)), digest(le64(2)),
+		digest(le64(1e6, 0, 1704067200000001, 1<<64-1e6)), digest(le64(1)),
+		digest([]byte("short"), []byte("a string longer than twelve bytes")), digest(le32(5, 33, 0, 0)), digest(le64(3)))
 	if got != want {
 		t.Errorf("hash = %s, want %s", got, want)
 	}
@@ -110,20 +121,23 @@ func TestHashLogical(t *testing.T) {
 	}
 	const rows = " FROM range(10000) r(i)" // several 2,048-row chunks
 	base := hashOf("SELECT i AS id, i / 7 AS x, CASE WHEN i % 5 = 0 THEN NULL ELSE 'v' || i END AS s"+rows+" ORDER BY i", "")
-	// The same table written out by hand: each column's values in row
+	// The same table written out by hand: each column's streams in row
 	// order across the chunks, whichever worker hashed them.
-	cs := [3]hash.Hash{sha256.New(), sha256.New(), sha256.New()}
+	var ids, xs, strs, lens, nulls []byte
 	for i := range 10000 {
-		cs[0].Write(binary.LittleEndian.AppendUint64([]byte{1}, uint64(i)))
-		cs[1].Write(binary.LittleEndian.AppendUint64([]byte{1}, math.Float64bits(float64(i)/7)))
+		ids = binary.LittleEndian.AppendUint64(ids, uint64(i))
+		xs = binary.LittleEndian.AppendUint64(xs, math.Float64bits(float64(i)/7))
 		if i%5 == 0 {
-			cs[2].Write([]byte{0})
-		} else {
-			s := "v" + strconv.Itoa(i)
-			cs[2].Write(append(binary.LittleEndian.AppendUint32([]byte{1}, uint32(len(s))), s...))
+			lens = binary.LittleEndian.AppendUint32(lens, 0)
+			nulls = binary.LittleEndian.AppendUint64(nulls, uint64(i))
+			continue
 		}
+		s := "v" + strconv.Itoa(i)
+		strs = append(strs, s...)
+		lens = binary.LittleEndian.AppendUint32(lens, uint32(len(s)))
 	}
-	if want := hashV2("joule table hash v2\nid\x1finteger\nx\x1ffloat\ns\x1fstring\nrows 10000\n", cs[0].Sum(nil), cs[1].Sum(nil), cs[2].Sum(nil)); base != want {
+	if want := hashV3("joule table hash v3\nid\x1finteger\nx\x1ffloat\ns\x1fstring\nrows 10000\n",
+		digest(ids), digest(), digest(xs), digest(), digest(strs), digest(lens), digest(nulls)); base != want {
 		t.Errorf("hash of 10,000 rows = %s, want %s", base, want)
 	}
 	for _, tt := range []struct {
@@ -144,22 +158,24 @@ func TestHashLogical(t *testing.T) {
 
 // TestHashWithoutNulls checks columns without a NULL against the definition
 // (TestHashDefinition's columns each have one): -0 and NaN are canonical
-// there too.
+// there too, and a string of 4 KiB or more (hashed where it lies, not
+// copied) is part of the values stream like any other.
 func TestHashWithoutNulls(t *testing.T) {
 	d := testDuck(t)
-	cols := []joule.DatasetColumn{{Name: "f", Type: joule.TypeFloat}, {Name: "ts", Type: joule.TypeTimestamp}}
+	cols := []joule.DatasetColumn{{Name: "f", Type: joule.TypeFloat}, {Name: "ts", Type: joule.TypeTimestamp}, {Name: "s", Type: joule.TypeString}}
+	long := strings.Repeat("0123456789", 500)
 	got, err := hashParquet(t.Context(), d, writeParquet(t, d, `SELECT * FROM (VALUES
-		(-0.0::DOUBLE, TIMESTAMP '1970-01-01 00:00:01'),
-		('NaN'::DOUBLE, TIMESTAMP '1969-12-31 23:59:59'),
-		(1.5, TIMESTAMP '2024-01-01 00:00:00.000001')
-	) AS t(f, ts)`, ""), cols)
+		(-0.0::DOUBLE, TIMESTAMP '1970-01-01 00:00:01', 'a'),
+		('NaN'::DOUBLE, TIMESTAMP '1969-12-31 23:59:59', repeat('0123456789', 500)),
+		(1.5, TIMESTAMP '2024-01-01 00:00:00.000001', 'b')
+	) AS t(f, ts, s)`, ""), cols)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u64 := func(v uint64) []byte { return binary.LittleEndian.AppendUint64([]byte{1}, v) }
-	want := hashV2("joule table hash v2\nf\x1ffloat\nts\x1ftimestamp\nrows 3\n",
-		digestV2(u64(0), u64(0x7FF8000000000000), u64(math.Float64bits(1.5))),
-		digestV2(u64(1e6), u64(1<<64-1e6), u64(1704067200000001)))
+	want := hashV3("joule table hash v3\nf\x1ffloat\nts\x1ftimestamp\ns\x1fstring\nrows 3\n",
+		digest(le64(0, 0x7FF8000000000000, math.Float64bits(1.5))), digest(),
+		digest(le64(1e6, 1<<64-1e6, 1704067200000001)), digest(),
+		digest([]byte("a"+long+"b")), digest(le32(1, uint32(len(long)), 1)), digest())
 	if got != want {
 		t.Errorf("hash = %s, want %s", got, want)
 	}
@@ -189,4 +205,106 @@ func BenchmarkHashParquet(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(1e6*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestHashMatchesReference hashes a generated table of every type, with
+// NULLs, -0, NaN, infinities and long strings scattered over several chunks,
+// and checks it against the definition computed from the same rows read
+// through database/sql instead of DuckDB's chunks.
+func TestHashMatchesReference(t *testing.T) {
+	d := testDuck(t)
+	if _, err := d.exec(t.Context(), "SELECT setseed(0.42)"); err != nil {
+		t.Fatal(err)
+	}
+	cols := []joule.DatasetColumn{
+		{Name: "i", Type: joule.TypeInteger}, {Name: "f", Type: joule.TypeFloat}, {Name: "b", Type: joule.TypeBoolean},
+		{Name: "d", Type: joule.TypeDate}, {Name: "ts", Type: joule.TypeTimestamp}, {Name: "s", Type: joule.TypeString},
+	}
+	path := writeParquet(t, d, `SELECT
+		CASE WHEN random() < 0.1 THEN NULL ELSE (random() * 2e12 - 1e12)::BIGINT END AS i,
+		[NULL, -0.0, 'NaN'::DOUBLE, -('NaN'::DOUBLE), 'Infinity'::DOUBLE, '-Infinity'::DOUBLE, 0.0, random() - 0.5, random() * 1e300][(random() * 9)::INTEGER % 9 + 1] AS f,
+		CASE WHEN random() < 0.1 THEN NULL ELSE random() < 0.5 END AS b,
+		CASE WHEN random() < 0.1 THEN NULL ELSE DATE '1970-01-01' + (random() * 40000 - 20000)::INTEGER END AS d,
+		CASE WHEN random() < 0.1 THEN NULL ELSE make_timestamp((random() * 4e15 - 2e15)::BIGINT) END AS ts,
+		CASE WHEN random() < 0.1 THEN NULL ELSE repeat('x', (random() * 30)::INTEGER) || CASE WHEN random() < 0.01 THEN repeat('y', 5000) ELSE '' END END AS s
+		FROM range(7000)`, "")
+	got, err := hashParquet(t.Context(), d, path, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rows, err := d.query(t.Context(), "SELECT i, f, b, epoch_ms(d::TIMESTAMP) // 86400000, epoch_us(ts), s FROM read_parquet("+lit(path)+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vals [6][]byte
+	var lens, nulls [6][]byte
+	null := func(c, row int) { nulls[c] = binary.LittleEndian.AppendUint64(nulls[c], uint64(row)) }
+	var nans [2]int // NaNs without and with the sign bit
+	n := 0
+	for ; rows.Next(); n++ {
+		var (
+			i, day, ts sql.NullInt64
+			f          sql.NullFloat64
+			b          sql.NullBool
+			s          sql.NullString
+		)
+		if err := rows.Scan(&i, &f, &b, &day, &ts, &s); err != nil {
+			t.Fatal(err)
+		}
+		for c, v := range []sql.NullInt64{i, ts} {
+			col := []int{0, 4}[c]
+			if !v.Valid {
+				null(col, n)
+			}
+			vals[col] = binary.LittleEndian.AppendUint64(vals[col], uint64(v.Int64))
+		}
+		bits := math.Float64bits(f.Float64)
+		nans[bits>>63] += b2i(math.IsNaN(f.Float64))
+		switch {
+		case !f.Valid:
+			null(1, n)
+		case f.Float64 == 0:
+			bits = 0
+		case math.IsNaN(f.Float64):
+			bits = 0x7FF8000000000000
+		}
+		vals[1] = binary.LittleEndian.AppendUint64(vals[1], bits)
+		if !b.Valid {
+			null(2, n)
+		}
+		vals[2] = append(vals[2], map[bool]byte{false: 0, true: 1}[b.Bool])
+		if !day.Valid {
+			null(3, n)
+		}
+		vals[3] = binary.LittleEndian.AppendUint32(vals[3], uint32(int32(day.Int64)))
+		if !s.Valid {
+			null(5, n)
+		}
+		vals[5] = append(vals[5], s.String...)
+		lens[5] = binary.LittleEndian.AppendUint32(lens[5], uint32(len(s.String)))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var digests [][]byte
+	for c := range cols {
+		digests = append(digests, digest(vals[c]))
+		if c == 5 {
+			digests = append(digests, digest(lens[c]))
+		}
+		digests = append(digests, digest(nulls[c]))
+	}
+	want := hashV3("joule table hash v3\ni\x1finteger\nf\x1ffloat\nb\x1fboolean\nd\x1fdate\nts\x1ftimestamp\ns\x1fstring\nrows "+strconv.Itoa(n)+"\n", digests...)
+	if n != 7000 || nans[0] == 0 || nans[1] == 0 || got != want {
+		t.Errorf("hash of %d rows (NaNs: %d positive, %d negative) = %s, want %s", n, nans[0], nans[1], got, want)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -51,7 +51,7 @@ func TestIngestRowCounts(t *testing.T) {
 			if res.Profile == nil || res.Profile.Rows != tt.rows {
 				t.Errorf("Ingest(%s): profile %+v, want %d rows", tt.file, res.Profile, tt.rows)
 			}
-			if len(res.Hash) != len(HashV2Prefix)+64 {
+			if len(res.Hash) != len(HashV3Prefix)+64 {
 				t.Errorf("Ingest(%s): hash %q", tt.file, res.Hash)
 			}
 			for _, c := range res.Columns {
