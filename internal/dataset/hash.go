@@ -348,15 +348,15 @@ func (c *columnHasher) strings(data unsafe.Pointer, mask []uint64, n int, nulls 
 		}
 		s := &strs[i]
 		l = append(l, s[:4]...)
-		switch n := binary.LittleEndian.Uint32(s[:4]); {
-		case n <= 12:
-			b = append(b, s[4:4+n]...)
-		case n < bigString:
-			b = append(b, unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), n)...)
+		switch size := binary.LittleEndian.Uint32(s[:4]); {
+		case size <= 12:
+			b = append(b, s[4:4+size]...)
+		case size < bigString:
+			b = append(b, unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), size)...)
 		default:
 			c.vals.Write(b)
 			b = b[:0]
-			c.vals.Write(unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), n))
+			c.vals.Write(unsafe.Slice(*(**byte)(unsafe.Pointer(&s[8])), size))
 		}
 	}
 	c.lens.Write(l)
