@@ -26,8 +26,12 @@ import (
 // a CPU-second is charged more when the node is less busy: jobs that burn
 // at different times on a busy machine meet different loads, and their
 // energy ratio need not be their CPU ratio.
+//
+// So the test does not run in parallel with the package's other tests,
+// which start servers, ingest and train beside it: under `.ci/run` on a
+// slow 2-core VM, with them it once saw a fair CPU split (1.97) but an
+// energy ratio of 2.34.
 func TestJobEnergyOneToTwo(t *testing.T) {
-	t.Parallel()
 	s := startServer(t, t.TempDir())
 	t0 := time.Now().Unix() + 3
 	burn := fmt.Sprintf(`while [ $(date +%%s) -lt %d ]; do sleep 0.05; done; while [ $(date +%%s) -lt %d ]; do :; done`, t0, t0+5)
