@@ -41,7 +41,7 @@ type Config struct {
 	// command (the executor, as for jobs); nil refuses them.
 	Runtime joule.Runtime
 	// QueuePerWorker bounds each replica's queue: workers × this many
-	// requests may wait (default 16). A deployment admits at most
+	// requests may wait (default DefaultQueuePerWorker). A deployment admits at most
 	// max replicas × workers × (1 + this) requests at once; beyond that a
 	// request gets 503 at once. The bound is for memory (each admitted
 	// call holds its body); it is set well above the connection counts
@@ -81,13 +81,17 @@ type Manager struct {
 	compute chan struct{}
 }
 
+// DefaultQueuePerWorker is Config.QueuePerWorker's default: with it a
+// deployment admits max replicas × workers × 17 calls at once.
+const DefaultQueuePerWorker = 16
+
 // NewManager returns a Manager; Start loads the stored deployments.
 func NewManager(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.QueuePerWorker <= 0 {
-		cfg.QueuePerWorker = 16
+		cfg.QueuePerWorker = DefaultQueuePerWorker
 	}
 	if cfg.ComputeSlots <= 0 {
 		cfg.ComputeSlots = runtime.GOMAXPROCS(0)

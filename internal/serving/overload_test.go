@@ -146,7 +146,7 @@ func TestOverloadAdmissionBound(t *testing.T) {
 	g := &gatedClassifier{gate: make(chan struct{})}
 	e := newOverloadEnv(t, g)
 	const workers, calls = 2, 200
-	bound := 1 * workers * (1 + 16) // max 1 replica, QueuePerWorker's default 16
+	bound := 1 * workers * (1 + DefaultQueuePerWorker) // max 1 replica
 	e.f.deploy(t, e.m, joule.Deployment{Name: "small", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: workers, Public: true})
 	e.m.Tick(t.Context()) // start the replica
 	d, err := e.m.lookup(e.f.ws.ID, "small")

@@ -454,7 +454,7 @@ func TestOverloadRejects(t *testing.T) {
 	dep := f.deploy(t, m, joule.Deployment{Name: "credit", MinReplicas: 1, MaxReplicas: 1, TargetConcurrency: 1})
 	m.Tick(t.Context())
 	rt, _ := m.lookup(f.ws.ID, dep.Name)
-	const bound = 1 * (1 + 16) // 1 running + 16 queued (QueuePerWorker's default) fill the one replica
+	const bound = 1 * (1 + DefaultQueuePerWorker) // 1 running + the default queue fill the one replica
 	for range bound {
 		rt.enter()
 	}
