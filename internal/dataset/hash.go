@@ -135,16 +135,24 @@ func newTableHasher(cols []joule.DatasetColumn) *tableHasher {
 // hashWeight is a rough cost of hashing a column's value: its width, a
 // string counted as a short one copied value by value.
 func hashWeight(typ string) int {
+	if w := valueWidth(typ); w > 0 {
+		return w
+	}
+	return 32
+}
+
+// valueWidth is the bytes of a value of typ in the hash's values stream, 0
+// for a string (of any length).
+func valueWidth(typ string) int {
 	switch typ {
-	case joule.TypeBoolean:
-		return 1
-	case joule.TypeDate:
-		return 4
 	case joule.TypeInteger, joule.TypeFloat, joule.TypeTimestamp:
 		return 8
-	default:
-		return 32
+	case joule.TypeDate:
+		return 4
+	case joule.TypeBoolean:
+		return 1
 	}
+	return 0
 }
 
 // add hands the next chunk to the workers, which destroy it when done.
@@ -219,15 +227,8 @@ type columnHasher struct {
 }
 
 func newColumnHasher(typ string) *columnHasher {
-	c := &columnHasher{typ: typ, vals: blake3.New(), nulls: blake3.New()}
-	switch typ {
-	case joule.TypeInteger, joule.TypeFloat, joule.TypeTimestamp:
-		c.width = 8
-	case joule.TypeDate:
-		c.width = 4
-	case joule.TypeBoolean:
-		c.width = 1
-	default:
+	c := &columnHasher{typ: typ, width: valueWidth(typ), vals: blake3.New(), nulls: blake3.New()}
+	if c.width == 0 {
 		c.lens = blake3.New()
 	}
 	return c

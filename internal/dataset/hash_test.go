@@ -253,8 +253,7 @@ func TestHashMatchesReference(t *testing.T) {
 		if err := rows.Scan(&i, &f, &b, &day, &ts, &s); err != nil {
 			t.Fatal(err)
 		}
-		for c, v := range []sql.NullInt64{i, ts} {
-			col := []int{0, 4}[c]
+		for col, v := range map[int]sql.NullInt64{0: i, 4: ts} {
 			if !v.Valid {
 				null(col, n)
 			}
@@ -274,7 +273,7 @@ func TestHashMatchesReference(t *testing.T) {
 		if !b.Valid {
 			null(2, n)
 		}
-		vals[2] = append(vals[2], map[bool]byte{false: 0, true: 1}[b.Bool])
+		vals[2] = append(vals[2], byte(b2i(b.Bool)))
 		if !day.Valid {
 			null(3, n)
 		}
