@@ -44,6 +44,13 @@ const HashV3Prefix = "blake3:v3:"
 // types) and Go hashes the columns in parallel (see tableHasher), in
 // constant memory.
 func hashParquet(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (string, error) {
+	h, _, err := hashParquetNaN(ctx, d, path, cols)
+	return h, err
+}
+
+// hashParquetNaN is hashParquet, and also reports whether a float column
+// held a NaN.
+func hashParquetNaN(ctx context.Context, d *duck, path string, cols []joule.DatasetColumn) (hash string, nan bool, err error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = "CAST(" + ident(c.Name) + " AS " + duckType(c.Type) + ")"
@@ -54,12 +61,15 @@ func hashParquet(ctx context.Context, d *duck, path string, cols []joule.Dataset
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + lit(path) + ")"
 	// DuckDB fetches the next chunks while the workers hash the last ones.
 	th := newTableHasher(cols)
-	err := streamChunks(ctx, d.cfg, q, th.add)
+	err = streamChunks(ctx, d.cfg, q, th.add)
 	th.close()
 	if err != nil {
-		return "", fmt.Errorf("hash: %w", err)
+		return "", false, fmt.Errorf("hash: %w", err)
 	}
-	return th.sum(), nil
+	for _, c := range th.hs {
+		nan = nan || c.nan
+	}
+	return th.sum(), nan, nil
 }
 
 // tableHasher computes the version 3 content hash (see hashParquet) of a
@@ -223,6 +233,7 @@ type columnHasher struct {
 	width                int // bytes per value; 0 for strings
 	vals, lens, nulls    *blake3.Hasher
 	row                  int64 // rows digested
+	nan                  bool  // a NaN was digested
 	buf, lenBuf, nullBuf []byte
 }
 
@@ -280,9 +291,13 @@ func allValid(mask []uint64, n int) bool {
 func (c *columnHasher) fixed(data unsafe.Pointer, mask []uint64, n int, nulls []byte) []byte {
 	w := c.width
 	raw := unsafe.Slice((*byte)(data), n*w)
-	if mask == nil && canonical(c.typ, raw) {
-		c.vals.Write(raw)
-		return nulls
+	if mask == nil {
+		ok, nan := canonical(c.typ, raw)
+		c.nan = c.nan || nan
+		if ok {
+			c.vals.Write(raw)
+			return nulls
+		}
 	}
 	b := append(c.buf[:0], raw...)
 	for i := range n {
@@ -294,7 +309,9 @@ func (c *columnHasher) fixed(data unsafe.Pointer, mask []uint64, n int, nulls []
 		}
 		switch c.typ {
 		case joule.TypeFloat:
-			binary.LittleEndian.PutUint64(v, canonicalFloat(binary.LittleEndian.Uint64(v)))
+			f := canonicalFloat(binary.LittleEndian.Uint64(v))
+			c.nan = c.nan || f == canonicalNaN
+			binary.LittleEndian.PutUint64(v, f)
 		case joule.TypeBoolean:
 			v[0] = min(v[0], 1)
 		}
@@ -305,23 +322,26 @@ func (c *columnHasher) fixed(data unsafe.Pointer, mask []uint64, n int, nulls []
 }
 
 // canonical reports whether raw, values of typ, is already in the
-// canonical form: no -0 or NaN among floats, no boolean other than 0 or 1.
-func canonical(typ string, raw []byte) bool {
+// canonical form: no -0 among floats and no NaN but the canonical one, no
+// boolean other than 0 or 1; and whether a float is a NaN.
+func canonical(typ string, raw []byte) (ok, nan bool) {
+	ok = true
 	switch typ {
 	case joule.TypeFloat:
 		for _, v := range unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/8) {
-			if canonicalFloat(v) != v {
-				return false
+			if c := canonicalFloat(v); c != v || c == canonicalNaN {
+				ok = ok && c == v
+				nan = nan || c == canonicalNaN
 			}
 		}
 	case joule.TypeBoolean:
 		for _, v := range raw {
 			if v > 1 {
-				return false
+				return false, false
 			}
 		}
 	}
-	return true
+	return ok, nan
 }
 
 // canonicalFloat returns the canonical bits of the float64 bits v: 0 for
@@ -331,10 +351,13 @@ func canonicalFloat(v uint64) uint64 {
 	case v == 1<<63:
 		return 0
 	case v&0x7FF0000000000000 == 0x7FF0000000000000 && v&0x000FFFFFFFFFFFFF != 0:
-		return 0x7FF8000000000000
+		return canonicalNaN
 	}
 	return v
 }
+
+// canonicalNaN is the bits every NaN is hashed as.
+const canonicalNaN = 0x7FF8000000000000
 
 // strings digests n string values (DuckDB's 16-byte string_t), appending
 // the row numbers of the NULLs to nulls.

@@ -40,7 +40,18 @@ type IngestResult struct {
 	Profile      *joule.DatasetProfile `json:"profile"`
 	// FirstRejects are up to 10 rejects, for the summary.
 	FirstRejects []joule.Reject `json:"first_rejects,omitempty"`
+
+	// nulls is how the last read of a CSV file read its null tokens (see
+	// csvSource): nullsAll or nullsEmpty; reads counts the reads.
+	nulls string
+	reads int
 }
+
+// How an ingest read a CSV file's null tokens.
+const (
+	nullsAll   = "all"   // the CSV reader knew every null token
+	nullsEmpty = "empty" // it knew only the empty field; strings mapped after
+)
 
 // File names inside a version's directory.
 const (
@@ -54,12 +65,13 @@ const (
 // over opt.MaxRejectRatio it returns an EINVALID error and leaves nothing
 // in dir. Errors about the input are EINVALID and say what is wrong.
 func Ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions) (IngestResult, error) {
-	return ingest(ctx, cfg, src, dir, opt, true)
+	return ingest(ctx, cfg, src, dir, opt, true, false)
 }
 
 // ingest is Ingest, with the profile optional (the scale benchmark times it
-// apart).
-func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions, withProfile bool) (IngestResult, error) {
+// apart); allNulls reads a CSV file with every null token from the start
+// (tests compare the two ways, see csvSource).
+func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOptions, withProfile, allNulls bool) (IngestResult, error) {
 	if err := opt.Validate(); err != nil {
 		return IngestResult{}, err
 	}
@@ -82,16 +94,17 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 	if err != nil {
 		return IngestResult{}, err
 	}
-	defer d.close()
+	defer func() { d.close() }() // d is reopened when a CSV is read again
 
 	res := IngestResult{Format: format}
 	dataPath := filepath.Join(dir, DataFile)
 	var from string // a DuckDB table expression with the final columns
 	var types []string
 	var names []string
+	var csvOpt CSVOptions
 	switch format {
 	case FormatCSV:
-		csvOpt, err := sniffFile(src, opt.CSV, format == "tsv" || opt.Format == "tsv")
+		csvOpt, err = sniffFile(src, opt.CSV, format == "tsv" || opt.Format == "tsv")
 		if err != nil {
 			return res, err
 		}
@@ -106,11 +119,15 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 			src = norm
 			csvOpt.Delimiter = "\t"
 		}
-		names, types, err = inferCSV(ctx, d, src, csvOpt, opt)
+		var tokens bool
+		names, types, tokens, err = inferCSV(ctx, d, src, csvOpt, opt)
 		if err != nil {
 			return res, err
 		}
-		from = readCSV(src, csvOpt, names, types, true)
+		res.nulls = nullsAll
+		if !tokens && !allNulls {
+			res.nulls = nullsEmpty
+		}
 	default:
 		reader := "read_parquet(" + lit(src) + ")"
 		switch format {
@@ -150,11 +167,35 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 	// hashing the rows as they are written, whose writer must run on one
 	// thread (docs/decisions.md, "An ingest hashes the file it wrote").
 	// The CSV reader's rejects stay in d for collectRejects.
-	if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&res.Rows); err != nil {
-		return res, readError(src, format, err)
-	}
-	if res.Hash, err = hashParquet(ctx, d, dataPath, res.Columns); err != nil {
-		return res, err
+	for {
+		if format == FormatCSV {
+			from = csvSource(src, csvOpt, names, types, res.nulls == nullsAll)
+		}
+		res.reads++
+		if err := d.queryRow(ctx, "COPY (SELECT * FROM "+from+") TO "+lit(dataPath)+" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)").Scan(&res.Rows); err != nil {
+			return res, readError(src, format, err)
+		}
+		var nan bool
+		if res.Hash, nan, err = hashParquetNaN(ctx, d, dataPath, res.Columns); err != nil {
+			return res, err
+		}
+		if res.nulls != nullsEmpty {
+			break
+		}
+		again, err := needAllNulls(ctx, d, csvOpt, nan)
+		if err != nil {
+			return res, err
+		}
+		if !again {
+			break
+		}
+		// A null token the sample did not hold: read the file again, from
+		// a new DuckDB (its reject tables empty), with every token.
+		res.nulls = nullsAll
+		d.close()
+		if d, err = openDuck(ctx, cfg); err != nil {
+			return res, err
+		}
 	}
 	if format == FormatCSV {
 		if err := collectRejects(ctx, d, utf8Check, filepath.Join(dir, RejectsFile), &res); err != nil {
@@ -312,12 +353,9 @@ func normalizeFile(src, dst string) error {
 	return out.Close()
 }
 
-// csvReader returns the read_csv call for a file read with o.
-func csvArgs(o CSVOptions) string {
-	var nulls []string
-	for _, t := range nullTokens {
-		nulls = append(nulls, lit(t))
-	}
+// csvArgs returns the read_csv arguments for a file read with o, nulls
+// the values read as NULL.
+func csvArgs(o CSVOptions, nulls []string) string {
 	delim := o.Delimiter
 	if delim == "\t" {
 		delim = "\t"
@@ -330,18 +368,65 @@ func csvArgs(o CSVOptions) string {
 		lit(delim), lit(o.Quote), lit(o.Quote), o.Header, lit(enc), strings.Join(nulls, ", "))
 }
 
-// readCSV is the read_csv call with explicit column names and types; with
-// rejects it stores unreadable rows in the connection's reject tables.
-func readCSV(src string, o CSVOptions, names, types []string, rejects bool) string {
+// csvSource is the table expression an ingest reads a CSV file through:
+// read_csv with explicit column names and types, storing the rows it cannot
+// read in the connection's reject tables.
+//
+// With allNulls the reader reads every null token as NULL. Without, it
+// knows only the empty field, and a string column's other tokens are mapped
+// to NULL after it: DuckDB's reader compares every field with every null
+// token, about 0.8 s of CPU in a 1 GB file (docs/perf.md). The two reads
+// differ only where a column of another type holds one of the other
+// tokens; needAllNulls tells.
+func csvSource(src string, o CSVOptions, names, types []string, allNulls bool) string {
+	tokens := make([]string, len(nullTokens))
+	for i, t := range nullTokens {
+		tokens[i] = lit(t)
+	}
+	nulls := tokens
+	if !allNulls {
+		nulls = []string{"''"}
+	}
 	cols := make([]string, len(names))
 	for i, n := range names {
 		cols[i] = lit(n) + ": " + lit(duckType(types[i]))
 	}
-	extra := ""
-	if rejects {
-		extra = ", store_rejects = true"
+	read := "read_csv(" + lit(src) + ", " + csvArgs(o, nulls) + ", columns = {" + strings.Join(cols, ", ") + "}, store_rejects = true)"
+	if allNulls || !slices.Contains(types, joule.TypeString) {
+		return read
 	}
-	return "read_csv(" + lit(src) + ", " + csvArgs(o) + ", columns = {" + strings.Join(cols, ", ") + "}" + extra + ")"
+	sel := make([]string, len(names))
+	for i, n := range names {
+		sel[i] = ident(n)
+		if types[i] == joule.TypeString {
+			sel[i] = "CASE WHEN " + ident(n) + " IN (" + strings.Join(tokens[1:], ", ") + ") THEN NULL ELSE " + ident(n) + " END AS " + ident(n)
+		}
+	}
+	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + read + ")"
+}
+
+// needAllNulls reports whether a CSV file read with only the empty field as
+// NULL (csvSource) must be read again with every null token: when a float
+// column holds a NaN (the token NaN or nan would have been NULL), or the
+// reader rejected a line over a field that is a null token: a value of a
+// non-string column that could not be cast, or the one field too many that
+// DuckDB lets pass when it is NULL.
+func needAllNulls(ctx context.Context, d *duck, o CSVOptions, nan bool) (bool, error) {
+	if nan {
+		return true, nil
+	}
+	tokens := make([]string, 0, len(nullTokens))
+	for _, t := range nullTokens[1:] {
+		tokens = append(tokens, lit(t))
+	}
+	const q = `SELECT count(*) FROM reject_errors
+WHERE (error_type = 'CAST' AND regexp_extract(error_message, 'Could not convert string "(.*)" to ''', 1) IN (%[1]s))
+   OR (error_type = 'TOO MANY COLUMNS' AND trim(string_split(rtrim(csv_line, chr(13) || chr(10)), %[2]s)[-1], %[3]s) IN (%[1]s))`
+	var n int64
+	if err := d.queryRow(ctx, fmt.Sprintf(q, strings.Join(tokens, ", "), lit(o.Delimiter), lit(o.Quote))).Scan(&n); err != nil {
+		return false, fmt.Errorf("rejects: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DefaultInferRows is how many rows type inference reads by default (as
@@ -352,11 +437,12 @@ const DefaultInferRows = 20_480
 // column's type from up to opt.InferRows rows read as text: the first of
 // boolean, integer, float, date and timestamp that at least 95% of the
 // non-null values fit, else string. Integer needs every number to be whole.
-// Values that do not fit the chosen type are rejected at ingest.
-func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt IngestOptions) ([]string, []string, error) {
-	names, err := csvHeader(src, o)
+// Values that do not fit the chosen type are rejected at ingest. tokens
+// reports whether a sampled field is a null token other than the empty one.
+func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt IngestOptions) (names, types []string, tokens bool, err error) {
+	names, err = csvHeader(src, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	cols := make([]string, len(names))
 	for i := range names {
@@ -369,7 +455,7 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(o.Encoding), strings.Join(cols, ", "))
 	reader := "read_csv(" + lit(src) + ", " + args + ")"
 	if err := checkColumns(names, opt); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	limit := opt.InferRows
 	if limit == 0 {
@@ -389,9 +475,17 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	for i := range names {
 		trimmed[i] = fmt.Sprintf("nullif(trim(c%d), '') AS c%d", i, i)
 	}
-	base := "(SELECT " + strings.Join(trimmed, ", ") + " FROM (SELECT " + nullify(len(names), nulls) + " FROM " + sample + "))"
+	// tok marks a row with a field that is a null token other than ''.
+	isTok := make([]string, len(names))
+	for i := range names {
+		isTok[i] = fmt.Sprintf("c%d IN (%s)", i, strings.Join(nulls[1:], ", "))
+	}
+	if len(isTok) == 0 {
+		isTok = []string{"false"}
+	}
+	base := "(SELECT " + strings.Join(trimmed, ", ") + ", tok FROM (SELECT " + nullify(len(names), nulls) + ", " + strings.Join(isTok, " OR ") + " AS tok FROM " + sample + "))"
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
-		return nil, nil, readError(src, FormatCSV, err)
+		return nil, nil, false, readError(src, FormatCSV, err)
 	}
 	defer d.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS infer_sample")
 	// counts holds, per column: non-null values, then how many fit
@@ -419,7 +513,7 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		all[i] = i
 	}
 	if err := countSample(ctx, d, src, all, 0, numeric, counts); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	var rest []int
 	for i := range names {
@@ -431,9 +525,12 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 		}
 	}
 	if err := countSample(ctx, d, src, rest, 4, temporal, counts); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	types := make([]string, len(names))
+	if err := d.queryRow(ctx, "SELECT coalesce(bool_or(tok), false) FROM infer_sample").Scan(&tokens); err != nil {
+		return nil, nil, false, readError(src, FormatCSV, err)
+	}
+	types = make([]string, len(names))
 	for i, name := range names {
 		if t, ok := opt.Types[name]; ok {
 			types[i] = t
@@ -457,7 +554,7 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 			types[i] = joule.TypeString
 		}
 	}
-	return names, types, nil
+	return names, types, tokens, nil
 }
 
 // fitsType reports whether n of a column's nonNull sampled values are

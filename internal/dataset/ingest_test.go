@@ -153,3 +153,100 @@ func TestIngestRejects(t *testing.T) {
 		t.Errorf("Ingest with max reject ratio 0 left %s: %v", dir2, err)
 	}
 }
+
+// TestIngestNullTokensAfterSample checks that reading a CSV file with only
+// the empty field as NULL, when the type inference sample holds no other
+// null token, gives the version that reading with every token gives,
+// whatever column a token first shows up in after the sample, and that the
+// file is read a second time only when it must be.
+func TestIngestNullTokensAfterSample(t *testing.T) {
+	t.Parallel()
+	row := func(k int) string {
+		return fmt.Sprintf("%d,%d,%d.5,%t,2024-01-%02d,2024-01-%02d 10:00:00,name-%d", k, k*10, k, k%2 == 0, k, k, k)
+	}
+	// rowWith is row k with field j (0 id, 1 i, 2 f, 3 b, 4 d, 5 ts, 6 s)
+	// set to v.
+	rowWith := func(k, j int, v string) string {
+		f := strings.Split(row(k), ",")
+		f[j] = v
+		return strings.Join(f, ",")
+	}
+	field := func(j int, v string) string { return rowWith(9, j, v) }
+	type tc struct {
+		name, line string
+		nulls      string // how the last read read the tokens; "" when either may do
+		sample     bool   // the token is on line 3, inside the sample
+	}
+	cases := []tc{
+		{name: "clean", line: row(9), nulls: nullsEmpty},
+		{name: "text in an integer column", line: field(1, "abc"), nulls: nullsEmpty},
+		{name: "one field too many", line: row(9) + ",x", nulls: nullsEmpty},
+		{name: "string with a space", line: field(6, " NA"), nulls: nullsEmpty},
+		{name: "quoted string token", line: field(6, `"NA"`), nulls: nullsEmpty},
+		{name: "quoted integer token", line: field(1, `"NA"`), nulls: nullsAll},
+		{name: "quoted token too many", line: row(9) + `,"NA"`, nulls: nullsAll},
+		{name: "float NAN", line: field(2, "NAN"), nulls: nullsAll},
+		{name: "float -nan", line: field(2, "-nan")},
+		{name: "float inf", line: field(2, "inf"), nulls: nullsEmpty},
+		{name: "token in the sample", line: row(9), nulls: nullsAll, sample: true},
+	}
+	for _, tok := range nullTokens[1:] {
+		for j, col := range []string{"i", "f", "b", "d", "ts"} {
+			cases = append(cases, tc{name: col + " " + tok, line: field(j+1, tok), nulls: nullsAll})
+		}
+		cases = append(cases,
+			tc{name: "s " + tok, line: field(6, tok), nulls: nullsEmpty},
+			tc{name: "too many " + tok, line: row(9) + "," + tok, nulls: nullsAll})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			lines := []string{"id,i,f,b,d,ts,s"}
+			for k := 1; k <= 8; k++ {
+				lines = append(lines, row(k))
+			}
+			if c.sample {
+				lines[2] = rowWith(2, 1, "NA")
+			}
+			lines = append(lines, c.line, row(10), row(11))
+			src := filepath.Join(t.TempDir(), "t.csv")
+			if err := os.WriteFile(src, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			opt := IngestOptions{InferRows: 5}
+			cfg := EngineConfig{Threads: 1}
+			got, err := ingest(t.Context(), cfg, src, filepath.Join(t.TempDir(), "v"), opt, false, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ingest(t.Context(), cfg, src, filepath.Join(t.TempDir(), "v"), opt, false, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.nulls != nullsAll {
+				t.Fatalf("with allNulls the read was %q", want.nulls)
+			}
+			if c.nulls != "" && got.nulls != c.nulls {
+				t.Errorf("the last read was %q, want %q", got.nulls, c.nulls)
+			}
+			if wantReads := 1; c.nulls != "" {
+				if c.nulls == nullsAll && !c.sample {
+					wantReads = 2
+				}
+				if got.reads != wantReads {
+					t.Errorf("the file was read %d times, want %d", got.reads, wantReads)
+				}
+			}
+			if got.Hash != want.Hash || got.Rows != want.Rows || got.RejectedRows != want.RejectedRows {
+				t.Errorf("read %q: %s, %d rows, %d rejected; with every token: %s, %d rows, %d rejected",
+					got.nulls, got.Hash, got.Rows, got.RejectedRows, want.Hash, want.Rows, want.RejectedRows)
+			}
+			if fmt.Sprint(got.FirstRejects) != fmt.Sprint(want.FirstRejects) {
+				t.Errorf("rejects %v, with every token %v", got.FirstRejects, want.FirstRejects)
+			}
+			if fmt.Sprint(got.Columns) != fmt.Sprint(want.Columns) {
+				t.Errorf("columns %v, with every token %v", got.Columns, want.Columns)
+			}
+		})
+	}
+}

@@ -117,7 +117,7 @@ func TestScaleStep(t *testing.T) {
 	var rows int64
 	switch step {
 	case "ingest": // joule's ingest: sniff, infer, read with rejects, write Parquet, hash
-		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "joule"), IngestOptions{}, false)
+		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "joule"), IngestOptions{}, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestScaleStep(t *testing.T) {
 			t.Fatal(err)
 		}
 	case "hash", "hash-v1": // hash the Parquet file the ingest step wrote (v1: the old text-and-MD5 query)
-		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false)
+		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestScaleStep(t *testing.T) {
 			t.Fatal(err)
 		}
 	case "profile": // profile the Parquet file the ingest step wrote
-		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false)
+		res, err := ingest(t.Context(), cfg, src, filepath.Join(out, "p"), IngestOptions{}, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
