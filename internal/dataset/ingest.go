@@ -395,11 +395,13 @@ func csvSource(src string, o CSVOptions, names, types []string, allNulls bool) s
 	if allNulls || !slices.Contains(types, joule.TypeString) {
 		return read
 	}
+	// list_contains, not IN: DuckDB plans an IN list of this length as a
+	// join against the list, and the COPY then loses the rows' order.
 	sel := make([]string, len(names))
 	for i, n := range names {
 		sel[i] = ident(n)
 		if types[i] == joule.TypeString {
-			sel[i] = "CASE WHEN " + ident(n) + " IN (" + strings.Join(tokens[1:], ", ") + ") THEN NULL ELSE " + ident(n) + " END AS " + ident(n)
+			sel[i] = "CASE WHEN list_contains([" + strings.Join(tokens[1:], ", ") + "], " + ident(n) + ") THEN NULL ELSE " + ident(n) + " END AS " + ident(n)
 		}
 	}
 	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + read + ")"

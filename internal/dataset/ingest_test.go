@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -248,5 +249,49 @@ func TestIngestNullTokensAfterSample(t *testing.T) {
 				t.Errorf("columns %v, with every token %v", got.Columns, want.Columns)
 			}
 		})
+	}
+}
+
+// TestIngestKeepsRowOrder ingests a CSV file large enough for DuckDB to
+// read in parallel (30 MB, two threads), both ways of reading null tokens,
+// and checks that every row lands at its place: the id column is the row
+// number.
+func TestIngestKeepsRowOrder(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "rows.csv")
+	rows, _, err := writeScaleCSV(src, 30_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := EngineConfig{Threads: 2}
+	var hashes []string
+	for _, allNulls := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "v")
+		res, err := ingest(t.Context(), cfg, src, dir, IngestOptions{}, false, allNulls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows != rows || res.RejectedRows != 0 {
+			t.Fatalf("allNulls %t: %d rows, %d rejected; want %d and 0", allNulls, res.Rows, res.RejectedRows, rows)
+		}
+		d, err := openDuck(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var misplaced int64
+		var first sql.NullInt64
+		err = d.queryRow(t.Context(), "SELECT count(*) FILTER (id <> file_row_number), min(file_row_number) FILTER (id <> file_row_number) FROM read_parquet("+
+			lit(filepath.Join(dir, DataFile))+", file_row_number = true)").Scan(&misplaced, &first)
+		d.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if misplaced != 0 {
+			t.Errorf("allNulls %t (read %q): %d of %d rows out of place, the first at row %d", allNulls, res.nulls, misplaced, rows, first.Int64)
+		}
+		hashes = append(hashes, res.Hash)
+	}
+	if hashes[0] != hashes[1] {
+		t.Errorf("hash %s, with every null token %s", hashes[0], hashes[1])
 	}
 }

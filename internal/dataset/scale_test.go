@@ -54,12 +54,22 @@ func TestScaleGenerate(t *testing.T) {
 	if err != nil || size <= 0 {
 		t.Fatalf("JOULE_SCALE_BYTES: %v", err)
 	}
-	f, err := os.Create(path)
+	rows, n, err := writeScaleCSV(path, size)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fmt.Printf("generated %s: %d rows, %d bytes\n", path, rows, n)
+}
+
+// writeScaleCSV writes the scale CSV of about size bytes to path: an id
+// (the row number from 0), a timestamp, a category, six floats, a count and
+// a short text, ~100 bytes a row.
+func writeScaleCSV(path string, size int64) (rows, n int64, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, 0, err
+	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	var n, rows int64
 	k, _ := w.WriteString("id,ts,category,x1,x2,x3,x4,x5,x6,count,note\n")
 	n += int64(k)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -87,12 +97,10 @@ func TestScaleGenerate(t *testing.T) {
 		rows++
 	}
 	if err := w.Flush(); err != nil {
-		t.Fatal(err)
+		f.Close()
+		return 0, 0, err
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("generated %s: %d rows, %d bytes\n", path, rows, n)
+	return rows, n, f.Close()
 }
 
 // TestScaleStep runs one timed step on $JOULE_SCALE_CSV.
