@@ -396,12 +396,19 @@ func csvSource(src string, o CSVOptions, names, types []string, allNulls bool) s
 		return read
 	}
 	// list_contains, not IN: DuckDB plans an IN list of this length as a
-	// join against the list, and the COPY then loses the rows' order.
+	// join against the list, and the COPY then loses the rows' order. The
+	// length test first (no token is longer) makes the mapping cost
+	// nothing measurable on the benchmark (docs/perf.md).
+	longest := 0
+	for _, t := range nullTokens {
+		longest = max(longest, len(t))
+	}
 	sel := make([]string, len(names))
 	for i, n := range names {
 		sel[i] = ident(n)
 		if types[i] == joule.TypeString {
-			sel[i] = "CASE WHEN list_contains([" + strings.Join(tokens[1:], ", ") + "], " + ident(n) + ") THEN NULL ELSE " + ident(n) + " END AS " + ident(n)
+			sel[i] = fmt.Sprintf("CASE WHEN strlen(%s) <= %d AND list_contains([%s], %s) THEN NULL ELSE %s END AS %s",
+				ident(n), longest, strings.Join(tokens[1:], ", "), ident(n), ident(n), ident(n))
 		}
 	}
 	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + read + ")"
