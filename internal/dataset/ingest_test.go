@@ -177,6 +177,7 @@ func TestIngestNullTokensAfterSample(t *testing.T) {
 		name, line string
 		nulls      string // how the last read read the tokens; "" when either may do
 		sample     bool   // the token is on line 3, inside the sample
+		tsv        bool   // tabs between the fields instead of commas
 	}
 	cases := []tc{
 		{name: "clean", line: row(9), nulls: nullsEmpty},
@@ -190,6 +191,10 @@ func TestIngestNullTokensAfterSample(t *testing.T) {
 		{name: "float -nan", line: field(2, "-nan")},
 		{name: "float inf", line: field(2, "inf"), nulls: nullsEmpty},
 		{name: "token in the sample", line: row(9), nulls: nullsAll, sample: true},
+		{name: "tsv clean", line: row(9), nulls: nullsEmpty, tsv: true},
+		{name: "tsv i NA", line: field(1, "NA"), nulls: nullsAll, tsv: true},
+		{name: "tsv too many NA", line: row(9) + ",NA", nulls: nullsAll, tsv: true},
+		{name: "tsv one field too many", line: row(9) + ",x", nulls: nullsEmpty, tsv: true},
 	}
 	for _, tok := range nullTokens[1:] {
 		for j, col := range []string{"i", "f", "b", "d", "ts"} {
@@ -211,7 +216,11 @@ func TestIngestNullTokensAfterSample(t *testing.T) {
 			}
 			lines = append(lines, c.line, row(10), row(11))
 			src := filepath.Join(t.TempDir(), "t.csv")
-			if err := os.WriteFile(src, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			text := strings.Join(lines, "\n") + "\n"
+			if c.tsv {
+				text = strings.ReplaceAll(text, ",", "\t")
+			}
+			if err := os.WriteFile(src, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			opt := IngestOptions{InferRows: 5}
