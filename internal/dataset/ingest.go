@@ -487,7 +487,7 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	// tok marks a row with a field that is a null token other than ''.
 	isTok := make([]string, len(names))
 	for i := range names {
-		isTok[i] = fmt.Sprintf("c%d IN (%s)", i, strings.Join(nulls[1:], ", "))
+		isTok[i] = fmt.Sprintf("list_contains([%s], c%d)", strings.Join(nulls[1:], ", "), i)
 	}
 	if len(isTok) == 0 {
 		isTok = []string{"false"}
@@ -653,7 +653,7 @@ func csvHeader(src string, o CSVOptions) ([]string, error) {
 func nullify(n int, nulls []string) string {
 	cols := make([]string, n)
 	for i := range cols {
-		cols[i] = fmt.Sprintf("CASE WHEN c%d IN (%s) THEN NULL ELSE c%d END AS c%d", i, strings.Join(nulls, ", "), i, i)
+		cols[i] = fmt.Sprintf("CASE WHEN list_contains([%s], c%d) THEN NULL ELSE c%d END AS c%d", strings.Join(nulls, ", "), i, i, i)
 	}
 	return strings.Join(cols, ", ")
 }
