@@ -182,9 +182,13 @@ func ingest(ctx context.Context, cfg EngineConfig, src, dir string, opt IngestOp
 		if res.nulls != nullsEmpty {
 			break
 		}
-		again, err := needAllNulls(ctx, d, csvOpt, nan)
-		if err != nil {
-			return res, err
+		// A NaN in a float column was read from NaN or nan (tokens) or
+		// from another spelling of it: either way, read again.
+		again := nan
+		if !again {
+			if again, err = rejectedTokens(ctx, d, csvOpt); err != nil {
+				return res, err
+			}
 		}
 		if !again {
 			break
@@ -353,19 +357,30 @@ func normalizeFile(src, dst string) error {
 	return out.Close()
 }
 
-// csvArgs returns the read_csv arguments for a file read with o, nulls
-// the values read as NULL.
-func csvArgs(o CSVOptions, nulls []string) string {
-	delim := o.Delimiter
-	if delim == "\t" {
-		delim = "\t"
+// sqlNullTokens is nullTokens but the empty one, as the elements of a SQL
+// list ('NA', 'N/A', …), and longestNullToken the longest one's length in
+// bytes.
+var sqlNullTokens, longestNullToken = func() (string, int) {
+	quoted := make([]string, 0, len(nullTokens))
+	longest := 0
+	for _, t := range nullTokens {
+		if t != "" {
+			quoted = append(quoted, lit(t))
+		}
+		longest = max(longest, len(t))
 	}
+	return strings.Join(quoted, ", "), longest
+}()
+
+// csvArgs returns the read_csv arguments for a file read with o, nulls the
+// elements of the list of values read as NULL.
+func csvArgs(o CSVOptions, nulls string) string {
 	enc := o.Encoding
 	if enc == "" {
 		enc = "utf-8"
 	}
 	return fmt.Sprintf("auto_detect = false, delim = %s, quote = %s, escape = %s, header = %s, encoding = %s, nullstr = [%s], strict_mode = true",
-		lit(delim), lit(o.Quote), lit(o.Quote), o.Header, lit(enc), strings.Join(nulls, ", "))
+		lit(o.Delimiter), lit(o.Quote), lit(o.Quote), o.Header, lit(enc), nulls)
 }
 
 // csvSource is the table expression an ingest reads a CSV file through:
@@ -375,17 +390,13 @@ func csvArgs(o CSVOptions, nulls []string) string {
 // With allNulls the reader reads every null token as NULL. Without, it
 // knows only the empty field, and a string column's other tokens are mapped
 // to NULL after it: DuckDB's reader compares every field with every null
-// token, about 0.8 s of CPU in a 1 GB file (docs/perf.md). The two reads
-// differ only where a column of another type holds one of the other
-// tokens; needAllNulls tells.
+// token, 0.6–1.8 s of CPU on the 1 GB benchmark (docs/perf.md). The two
+// reads differ only where a column of another type holds one of the other
+// tokens, or a float column a NaN; rejectedTokens tells the first.
 func csvSource(src string, o CSVOptions, names, types []string, allNulls bool) string {
-	tokens := make([]string, len(nullTokens))
-	for i, t := range nullTokens {
-		tokens[i] = lit(t)
-	}
-	nulls := tokens
-	if !allNulls {
-		nulls = []string{"''"}
+	nulls := "''"
+	if allNulls {
+		nulls += ", " + sqlNullTokens
 	}
 	cols := make([]string, len(names))
 	for i, n := range names {
@@ -399,40 +410,27 @@ func csvSource(src string, o CSVOptions, names, types []string, allNulls bool) s
 	// join against the list, and the COPY then loses the rows' order. The
 	// length test first (no token is longer) makes the mapping cost
 	// nothing measurable on the benchmark (docs/perf.md).
-	longest := 0
-	for _, t := range nullTokens {
-		longest = max(longest, len(t))
-	}
 	sel := make([]string, len(names))
 	for i, n := range names {
 		sel[i] = ident(n)
 		if types[i] == joule.TypeString {
 			sel[i] = fmt.Sprintf("CASE WHEN strlen(%s) <= %d AND list_contains([%s], %s) THEN NULL ELSE %s END AS %s",
-				ident(n), longest, strings.Join(tokens[1:], ", "), ident(n), ident(n), ident(n))
+				ident(n), longestNullToken, sqlNullTokens, ident(n), ident(n), ident(n))
 		}
 	}
 	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + read + ")"
 }
 
-// needAllNulls reports whether a CSV file read with only the empty field as
-// NULL (csvSource) must be read again with every null token: when a float
-// column holds a NaN (the token NaN or nan would have been NULL), or the
-// reader rejected a line over a field that is a null token: a value of a
-// non-string column that could not be cast, or the one field too many that
-// DuckDB lets pass when it is NULL.
-func needAllNulls(ctx context.Context, d *duck, o CSVOptions, nan bool) (bool, error) {
-	if nan {
-		return true, nil
-	}
-	tokens := make([]string, 0, len(nullTokens))
-	for _, t := range nullTokens[1:] {
-		tokens = append(tokens, lit(t))
-	}
+// rejectedTokens reports whether the CSV reader, given only the empty field
+// as NULL (csvSource), rejected a line over a field that is another null
+// token: a value of a non-string column that could not be cast, or the one
+// field too many that DuckDB lets pass when it is NULL.
+func rejectedTokens(ctx context.Context, d *duck, o CSVOptions) (bool, error) {
 	const q = `SELECT count(*) FROM reject_errors
 WHERE (error_type = 'CAST' AND regexp_extract(error_message, 'Could not convert string "(.*)" to ''', 1) IN (%[1]s))
    OR (error_type = 'TOO MANY COLUMNS' AND trim(string_split(rtrim(csv_line, chr(13) || chr(10)), %[2]s)[-1], %[3]s) IN (%[1]s))`
 	var n int64
-	if err := d.queryRow(ctx, fmt.Sprintf(q, strings.Join(tokens, ", "), lit(o.Delimiter), lit(o.Quote))).Scan(&n); err != nil {
+	if err := d.queryRow(ctx, fmt.Sprintf(q, sqlNullTokens, lit(o.Delimiter), lit(o.Quote))).Scan(&n); err != nil {
 		return false, fmt.Errorf("rejects: %w", err)
 	}
 	return n > 0, nil
@@ -474,10 +472,6 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	if limit > 0 {
 		sample = fmt.Sprintf("(SELECT * FROM %s LIMIT %d)", reader, limit)
 	}
-	nulls := make([]string, len(nullTokens))
-	for i, t := range nullTokens {
-		nulls[i] = lit(t)
-	}
 	// The sample holds each value trimmed, with empty and null tokens as
 	// NULL, so that the checks below do not trim it again.
 	trimmed := make([]string, len(names))
@@ -487,12 +481,12 @@ func inferCSV(ctx context.Context, d *duck, src string, o CSVOptions, opt Ingest
 	// tok marks a row with a field that is a null token other than ''.
 	isTok := make([]string, len(names))
 	for i := range names {
-		isTok[i] = fmt.Sprintf("list_contains([%s], c%d)", strings.Join(nulls[1:], ", "), i)
+		isTok[i] = fmt.Sprintf("list_contains([%s], c%d)", sqlNullTokens, i)
 	}
 	if len(isTok) == 0 {
 		isTok = []string{"false"}
 	}
-	base := "(SELECT " + strings.Join(trimmed, ", ") + ", tok FROM (SELECT " + nullify(len(names), nulls) + ", " + strings.Join(isTok, " OR ") + " AS tok FROM " + sample + "))"
+	base := "(SELECT " + strings.Join(trimmed, ", ") + ", tok FROM (SELECT " + nullify(len(names), "'', "+sqlNullTokens) + ", " + strings.Join(isTok, " OR ") + " AS tok FROM " + sample + "))"
 	if _, err := d.exec(ctx, "CREATE TEMP TABLE infer_sample AS SELECT * FROM "+base); err != nil {
 		return nil, nil, false, readError(src, FormatCSV, err)
 	}
@@ -649,11 +643,12 @@ func csvHeader(src string, o CSVOptions) ([]string, error) {
 	return names, nil
 }
 
-// nullify maps the null tokens of columns c0… to NULL.
-func nullify(n int, nulls []string) string {
+// nullify maps the values nulls lists (a SQL list's elements) in columns
+// c0 to c(n-1) to NULL.
+func nullify(n int, nulls string) string {
 	cols := make([]string, n)
 	for i := range cols {
-		cols[i] = fmt.Sprintf("CASE WHEN list_contains([%s], c%d) THEN NULL ELSE c%d END AS c%d", strings.Join(nulls, ", "), i, i, i)
+		cols[i] = fmt.Sprintf("CASE WHEN list_contains([%s], c%d) THEN NULL ELSE c%d END AS c%d", nulls, i, i, i)
 	}
 	return strings.Join(cols, ", ")
 }
