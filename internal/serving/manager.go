@@ -41,13 +41,14 @@ type Config struct {
 	// command (the executor, as for jobs); nil refuses them.
 	Runtime joule.Runtime
 	// QueuePerWorker bounds each replica's queue: workers × this many
-	// requests may wait (default DefaultQueuePerWorker). A deployment admits at most
-	// max replicas × workers × (1 + this) requests at once; beyond that a
-	// request gets 503 at once. The bound is for memory (each admitted
-	// call holds its body); it is set well above the connection counts
-	// of ordinary clients, because requests are read at once even while
-	// the model work fills the CPUs (ComputeSlots) and a short stall
-	// lets every open connection's request in.
+	// requests may wait (default DefaultQueuePerWorker). A deployment
+	// admits at most max replicas × workers × (1 + this) requests at
+	// once; beyond that a request gets 503 at once. The bound is for
+	// memory (each admitted call holds its body); it is set well above
+	// the connection counts of ordinary clients, because requests are
+	// read at once even while the model work fills the CPUs
+	// (ComputeSlots) and a short stall lets every open connection's
+	// request in.
 	QueuePerWorker int
 	// ComputeSlots bounds the in-process predict calls that compute at
 	// once, over all deployments (default: GOMAXPROCS). Calls past it wait
